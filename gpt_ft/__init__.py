@@ -1,0 +1,21 @@
+__version__ = "0.1.0"
+"Fine-tune GPT-2-family language models on your own text: data -> model -> train -> evaluate -> generate."
+
+# The public API, imported on first use so that `gpt_ft --help` and `import gpt_ft` stay fast.
+_api = {
+    'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY'],
+    'data': ['load_texts', 'tokenize_texts', 'make_blocks', 'build_datasets', 'LMCollator'],
+    'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision'],
+    'train': ['check_output_dir', 'training_args', 'make_trainer', 'finetune'],
+    'evaluate': ['evaluate', 'compare'],
+    'generate': ['generate'],
+}
+__all__ = [name for names in _api.values() for name in names]
+
+def __getattr__(name):
+    import importlib
+    for mod, names in _api.items():
+        if name in names: return getattr(importlib.import_module(f'{__name__}.{mod}'), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__(): return sorted(list(globals()) + __all__)
