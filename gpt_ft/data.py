@@ -58,11 +58,15 @@ def _load_table(path:Path, column:str)->Dataset:
     fmt = _table_fmts[path.suffix.lower()]
     kw = dict(delimiter='\t') if path.suffix.lower() == '.tsv' else {}
     if not path.stat().st_size: raise InputError(f"'{path}' is empty. Fix: put some rows in it, or leave it out")
+    log = datasets.utils.logging.get_logger('datasets')
+    level = log.getEffectiveLevel()
+    log.setLevel('CRITICAL')  # the JSON loader logs its own error first; ours below says what to do
     try: ds = datasets.load_dataset(fmt, data_files=str(path), split='train', **kw)
     except Exception as e:
         if fmt != 'json': raise InputError(f"'{path}' could not be read as {fmt}: {e}. Fix: check the file") from e
         raise InputError(f"'{path}': {_bad_json_line(path)}. Fix: one JSON object per line, "
                          f"such as {{\"{column}\": \"...\"}}") from None
+    finally: log.setLevel(level)
     return _text_only(ds, column, f"'{path}'")
 
 # %% ../nbs/01_data.ipynb #175e8746

@@ -1,0 +1,84 @@
+"The command line end to end: train -> evaluate -> generate, the output folder contract, help and exit codes."
+import json, math
+import pytest
+from conftest import snapshot
+
+@pytest.mark.parametrize('cmd, option', [((), 'COMMAND'), (('train',), '--output'), (('evaluate',), '--json'),
+                                         (('generate',), '--max-new-tokens')])
+def test_help(cli, cmd, option):
+    r = cli(*cmd, '--help')
+    assert r.returncode == 0 and 'usage: gpt_ft' in r.stdout and option in r.stdout
+
+def test_version(cli):
+    import gpt_ft
+    assert cli('--version').stdout.strip() == f'gpt_ft {gpt_ft.__version__}'
+
+def test_train_writes_a_hugging_face_folder(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {'config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'eval_results.json',
+            'trainer_state.json', 'training_args.json'} <= names
+    assert not list(trained.rglob('pytorch_model.bin')) and 'training_args.bin' not in names
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+    model, tok = AutoModelForCausalLM.from_pretrained(trained), AutoTokenizer.from_pretrained(trained)
+    assert type(model).__name__ == 'GPT2LMHeadModel' and tok("Hello world").input_ids == [15496, 995]
+    out = pipeline('text-generation', model=str(trained))("Version 2.0", max_new_tokens=5, do_sample=False)
+    assert out[0]['generated_text'].startswith("Version 2.0")
+
+def test_training_lowers_validation_loss(trained):
+    evals = [h['eval_loss'] for h in json.loads((trained/'trainer_state.json').read_text())['log_history']
+             if 'eval_loss' in h]
+    assert len(evals) >= 2 and evals[-1] < evals[0] < math.log(50257) + 0.1
+
+def test_evaluate_json_before_and_after(cli, trained, tiny_model, heldout):
+    runs = {}
+    for name, model in [('before', tiny_model), ('after', trained)]:
+        r = cli('evaluate', model, heldout, '--line-by-line', '--json')
+        assert r.returncode == 0, r.stderr
+        runs[name] = json.loads(r.stdout)
+    m = runs['after']
+    assert {'loss', 'perplexity', 'bits_per_byte', 'accuracy', 'top5_accuracy', 'tokens'} <= set(m)
+    assert m['perplexity'] == pytest.approx(math.exp(m['loss']))
+    assert 0 <= m['accuracy'] <= m['top5_accuracy'] <= 1 and m['tokens'] == runs['before']['tokens'] > 3000
+    assert m['loss'] < runs['before']['loss'] - 0.5
+
+def test_evaluate_text_output(cli, trained, heldout):
+    r = cli('evaluate', trained, heldout, '--stride', 64)
+    assert r.returncode == 0 and 'perplexity' in r.stdout and 'bits_per_byte' in r.stdout
+
+def test_generate(cli, trained):
+    r = cli('generate', trained, '--prompt', 'Version 3.1 of', '--prompt', 'The company', '-n', 2,
+            '--max-new-tokens', 12, '--seed', 0, '--json')
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out) == 4 and all(o.startswith('Version 3.1 of') for o in out[:2]) and out[2].startswith('The company')
+    again = cli('generate', trained, '--prompt', 'Version 3.1 of', '--prompt', 'The company', '-n', 2,
+                '--max-new-tokens', 12, '--seed', 0, '--json')
+    assert json.loads(again.stdout) == out
+
+def test_generate_plain(cli, trained):
+    r = cli('generate', trained, '--prompt', 'Hello', '--max-new-tokens', 5, '--seed', 1)
+    assert r.returncode == 0 and r.stdout.startswith('Hello')
+
+def test_second_train_refuses_and_keeps_the_run(cli, trained, tiny_model, news):
+    before = snapshot(trained)
+    r = cli('train', news, '--model', tiny_model, '--output', trained)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and '--overwrite' in r.stderr and 'already holds files' in r.stderr
+    assert snapshot(trained) == before
+
+def test_overwrite_replaces_the_run(cli, tmp_path, tiny_model, news):
+    out = tmp_path/'run'
+    out.mkdir(); (out/'notes.txt').write_text('an earlier run')
+    r = cli('train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--batch-size', 16,
+            '--overwrite', '--val-split', 0)
+    assert r.returncode == 0, r.stderr
+    assert (out/'model.safetensors').exists() and not (out/'notes.txt').exists()
+    assert not (out/'eval_results.json').exists()  # --val-split 0: no validation
+
+def test_several_data_files_and_eval_file(cli, tmp_path, tiny_model, news, heldout):
+    out = tmp_path/'run'
+    r = cli('train', news, heldout, '--model', tiny_model, '--output', out, '--eval', heldout, '--line-by-line',
+            '--batch-size', 16, '--block-size', 64)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out/'eval_results.json').read_text())['eval_loss'] > 0
+    assert 'validation loss' in r.stdout

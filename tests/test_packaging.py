@@ -1,0 +1,43 @@
+"The wheel: it builds, carries the tokenizer files, and works installed in a fresh environment outside the source tree."
+import os, subprocess, sys, sysconfig, zipfile
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp('dist')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', d, ROOT],
+                   check=True, capture_output=True)
+    (whl,) = d.glob('gpt_ft-*.whl')
+    return whl
+
+def test_wheel_contents(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for f in ['gpt_ft/__init__.py', 'gpt_ft/__main__.py', 'gpt_ft/cli.py', 'gpt_ft/assets/gpt2/vocab.json',
+              'gpt_ft/assets/gpt2/merges.txt', 'gpt_ft/assets/gpt2/tokenizer_config.json', 'gpt_ft/assets/gpt2/NOTICE.md']:
+        assert f in names, f
+    meta = next(n for n in names if n.endswith('entry_points.txt'))
+    assert 'gpt_ft = gpt_ft.cli:main' in zipfile.ZipFile(wheel).read(meta).decode()
+
+def test_installed_wheel_runs_outside_the_source_tree(wheel, tmp_path):
+    venv = tmp_path/'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', venv], check=True)
+    py = venv/'bin'/'python'
+    site = Path(subprocess.run([py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # The fresh environment reuses this one's dependencies (torch, transformers, ...) as a plain path entry, which
+    # does not activate this environment's editable install of gpt_ft; gpt_ft itself comes from the wheel only.
+    (site/'deps.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
+    subprocess.run([sys.executable, '-m', 'pip', '--python', py, 'install', '--no-deps', '--no-index', '-q', wheel],
+                   check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    r = subprocess.run([venv/'bin'/'gpt_ft', '--help'], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and 'usage: gpt_ft' in r.stdout
+    code = ("import gpt_ft; from gpt_ft import load_tokenizer; print(gpt_ft.__file__); "
+            "print(load_tokenizer('gpt2')('Hello world').input_ids)")
+    r = subprocess.run([py, '-c', code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    where, ids = r.stdout.strip().splitlines()
+    assert Path(where).is_relative_to(site) and ids == '[15496, 995]'
