@@ -30,7 +30,9 @@ setuptools.setup(
         'Natural Language :: ' + cfg['language'].title(),
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ] + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
-    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    # namespace packages, so that the data folders under gpt_ft/assets are packaged as such, not guessed at
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*'],
+                                                exclude=['*.__pycache__']),
     package_data={cfg['lib_name']: cfg['package_data'].split()},
     include_package_data=True,
     install_requires=cfg['requirements'].split(),
