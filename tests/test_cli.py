@@ -78,7 +78,7 @@ def test_overwrite_replaces_the_run(cli, tmp_path, tiny_model, news):
 def test_several_data_files_and_eval_file(cli, tmp_path, tiny_model, news, heldout):
     out = tmp_path/'run'
     r = cli('train', news, heldout, '--model', tiny_model, '--output', out, '--eval', heldout, '--line-by-line',
-            '--batch-size', 16, '--block-size', 64)
+            '--batch-size', 16, '--block-size', 64, '--epochs', 0.5)
     assert r.returncode == 0, r.stderr
     assert json.loads((out/'eval_results.json').read_text())['eval_loss'] > 0
     assert 'validation loss' in r.stdout

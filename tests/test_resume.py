@@ -56,7 +56,7 @@ def _kill(p: subprocess.Popen):
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path, tiny_model, news, reference):
     out = tmp_path/'run'
     p = _start(_train_cmd(news, tiny_model, out), out, lambda o: bool(checkpoints(o)))
-    time.sleep(random.uniform(0, 3))  # a random step after the first checkpoint
+    time.sleep(random.uniform(0, 2))  # a random step after the first checkpoint
     _kill(p)
     killed_at = latest_checkpoint(out)
     assert killed_at is not None and not (out/'model.safetensors').exists()

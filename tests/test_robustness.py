@@ -27,7 +27,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mo
 
 def test_best_model_and_patience(tmp_path, tiny_model, news):
     out = tmp_path/'run'
-    trainer = finetune(news, model=tiny_model, output_dir=out, line_by_line=True, epochs=3, batch_size=8, lr=3e-3, block_size=64,
+    trainer = finetune(news, model=tiny_model, output_dir=out, line_by_line=True, epochs=2, batch_size=8, lr=3e-3, block_size=64,
                        best=True, patience=1, save_total_limit=1)
     m = json.loads((out/'gpt_ft_run.json').read_text())
     evals = {h['step']: h['eval_loss'] for h in trainer.state.log_history if 'eval_loss' in h and 'step' in h}

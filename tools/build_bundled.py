@@ -93,7 +93,7 @@ class Config:
     threads: int = 0                            # torch threads on CPU; 0: try 1 and all cores now and then, keep the
     # faster (on a shared 2-core machine, 2 threads run at ~1,600 tokens/s when idle but ~500 when another process is
     # busy, where 1 thread still runs at ~860)
-    thread_probe_steps: int = 40                # with threads=0: try the other thread count every this many steps
+    thread_probe_steps: int = 100               # with threads=0: try the other thread count every this many steps
     # results
     eval_block: int = 256                       # block size of the final held-out evaluation
     prompts: tuple = ('In the beginning', 'To be, or not to be', 'And the LORD said')  # sample prompts
@@ -379,34 +379,39 @@ def load_state(work:Path): return json.loads((work/'state.json').read_text()) if
 def save_state(work:Path, state:dict): write_json(work/'state.json', state)
 
 def last_checkpoint(d:Path):
-    cks = sorted(d.glob('checkpoint-*'), key=lambda p: int(p.name.split('-')[1])) if d.exists() else []
-    return cks[-1] if cks else None
+    "The newest complete checkpoint in `d` (gpt_ft marks each one complete once written), or None."
+    from gpt_ft.checkpoint import latest_checkpoint
+    return latest_checkpoint(d) if d.exists() else None
 
 class ThreadTuner:
-    "On CPU, every `every` steps run a few steps with the other thread count (1 or all cores) and keep the faster."
-    def __init__(self, every:int, probe:int=4):
+    """On CPU, run a few steps with the other thread count (1 or all cores) and keep the faster: after 20 steps, every
+    `every` steps, and whenever the step time drifts by 30% (another process started or stopped)."""
+    def __init__(self, every:int, probe:int=4, first:int=20):
         import torch
         self.torch, self.every, self.probe = torch, every, probe
         self.options = sorted({1, os.cpu_count() or 1})
         self.times = {n: [] for n in self.options}
-        self.n, self.probing, self.base = 0, 0, torch.get_num_threads()
-        if self.base not in self.times: self.times[self.base] = []
+        self.base = torch.get_num_threads()
+        self.n, self.probing, self.last, self.ref = 0, 0, first - every, None
 
     def step(self, dt:float):
+        med = statistics.median
         cur = self.torch.get_num_threads()
         self.times.setdefault(cur, []).append(dt)
         self.n += 1
         if self.probing:
             self.probing += 1
             if self.probing > self.probe:  # the probe's first step is a warm-up: compare the others
-                new = statistics.median(self.times[cur][-(self.probe - 1):])
-                old = statistics.median(self.times[self.base][-6:])
+                new, old = med(self.times[cur][-(self.probe - 1):]), med(self.times[self.base][-6:])
                 keep = cur if new < old else self.base
-                if keep != self.base: log(f"threads: {cur} runs faster than {self.base} ({new:.2f} vs {old:.2f} s/step):"
-                                          f" switching to {cur}")
+                log(f"threads: {cur} -> {new:.2f} s/step, {self.base} -> {old:.2f} s/step: using {keep}")
                 self.torch.set_num_threads(keep)
-                self.base, self.probing = keep, 0
-        elif len(self.options) > 1 and self.n % self.every == 0 and len(self.times[cur]) >= 6:
+                self.base, self.probing, self.last, self.ref = keep, 0, self.n, None
+            return
+        since = self.n - self.last
+        if since == 6: self.ref = med(self.times[cur][-6:])
+        drift = self.ref and since >= 12 and not self.ref / 1.3 < med(self.times[cur][-6:]) < self.ref * 1.3
+        if len(self.options) > 1 and len(self.times[cur]) >= 6 and (since >= self.every or drift):
             self.torch.set_num_threads(next(o for o in self.options if o != cur))
             self.probing = 1
 
@@ -429,6 +434,8 @@ def make_progress_callback(phase:int, plan:dict, work:Path, state:dict, cfg:Conf
             dt = time.perf_counter() - self.t
             self.train_s += dt; state['phases'][str(phase)]['train_s'] += dt
             if self.tuner: self.tuner.step(dt)
+        def on_train_end(self, args, st, control, **kw):
+            if self.tuner: self.tuner.torch.set_num_threads(self.tuner.base)  # not the count a probe left
         def on_log(self, args, st, control, logs=None, **kw):
             logs = logs or {}
             now = time.time()
@@ -488,6 +495,10 @@ def train_phase(phase:int, cfg:Config, plan:dict, state:dict, work:Path, data:di
     ck = last_checkpoint(pdir)
     if ck: log(f"phase {phase}: resuming from {ck.relative_to(ROOT)}")
     trainer.train(resume_from_checkpoint=str(ck) if ck else None)
+    guard = next((c for c in trainer.callback_handler.callbacks if type(c).__name__ == 'NonFiniteGuard'), None)
+    if guard is not None and guard.bad_step is not None: raise RuntimeError(
+        f"phase {phase}: the loss stopped being finite at step {guard.bad_step}. Fix: lower lr in the config, then "
+        "run again (or --resume from the last good checkpoint)")
     if not any('eval_loss' in r and r.get('step') == ph['steps'] for r in trainer.state.log_history):
         trainer.evaluate()
     model = trainer.model
