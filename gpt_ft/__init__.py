@@ -5,8 +5,9 @@ __version__ = "0.1.0"
 _api = {
     'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY'],
     'data': ['load_texts', 'tokenize_texts', 'make_blocks', 'build_datasets', 'LMCollator'],
-    'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision'],
-    'train': ['check_output_dir', 'training_args', 'make_trainer', 'finetune'],
+    'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision', 'add_lora'],
+    'checkpoint': ['check_output_dir', 'latest_checkpoint', 'TrainingDiverged'],
+    'train': ['training_args', 'make_trainer', 'finetune'],
     'evaluate': ['evaluate', 'compare'],
     'generate': ['generate'],
 }

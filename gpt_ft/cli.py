@@ -40,6 +40,10 @@ def _train_opts(p:argparse.ArgumentParser):
     p.add_argument('--save-total-limit', type=int, default=2, metavar='N', help='checkpoints to keep, besides the best (default: %(default)s)')
     p.add_argument('--best', action='store_true', help='end with the checkpoint of lowest validation loss')
     p.add_argument('--patience', type=int, metavar='N', help='stop after N evaluations without improvement')
+    p.add_argument('--lora', type=int, default=0, metavar='R', help='train LoRA adapters of rank R instead of all weights')
+    p.add_argument('--lora-alpha', type=int, metavar='N', help='LoRA scale (default: 2 * R)')
+    p.add_argument('--lora-dropout', type=float, default=0.05, metavar='X', help='(default: %(default)s)')
+    p.add_argument('--lora-targets', metavar='NAMES', help='comma-separated modules to adapt (default for GPT-2: c_attn,c_proj)')
     p.add_argument('--allow-pickle', action='store_true', help='allow pickle weights (pytorch_model.bin), which can run code')
     p.add_argument('--trust-remote-code', action='store_true', help='allow code from a hub repository to run')
 
@@ -87,7 +91,9 @@ def _train(a)->int:
                        line_by_line=a.line_by_line, pack=a.pack, text_column=a.text_column, overwrite=a.overwrite,
                        resume=a.resume, best=a.best, patience=a.patience, seed=a.seed, encoding=a.encoding,
                        allow_pickle=a.allow_pickle, trust_remote_code=a.trust_remote_code, precision=a.precision,
-                       save_steps=a.save_steps, save_total_limit=a.save_total_limit)
+                       save_steps=a.save_steps, save_total_limit=a.save_total_limit, lora=a.lora,
+                       lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
+                       lora_targets=a.lora_targets.split(',') if a.lora_targets else None)
     ev = [h for h in trainer.state.log_history if 'eval_loss' in h]
     done = f"saved to {a.output}"
     if ev: done += f" (validation loss {ev[-1]['eval_loss']:.4f}, {trainer.state.global_step} steps)"

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from .core import InputError, InputNotFound, looks_like_path, hub_error
 
 # %% auto #0
-__all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model']
+__all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora']
 
 # %% ../nbs/02_model.ipynb #dd0aca5e
 def pick_device(
@@ -90,3 +90,20 @@ def load_model(
         raise hub_error(str(name_or_path), 'model', e) from e
     if model.generation_config.pad_token_id is None: model.generation_config.pad_token_id = model.config.eos_token_id
     return model.to(pick_device(device)) if device else model
+
+# %% ../nbs/02_model.ipynb #9598c540
+def add_lora(
+    model,                # A causal language model
+    r:int=8,              # Rank of the learned update
+    alpha:int=None,       # Scale of the update is alpha / r; default 2 * r
+    dropout:float=0.05,   # Dropout on the adapters' input
+    targets:list=None,    # Names of the modules to adapt; default for GPT-2: attention and output projections
+):
+    "Wrap `model` with LoRA adapters (peft): only the adapters will train."
+    from peft import LoraConfig, get_peft_model
+    if r < 1: raise InputError(f"the LoRA rank must be at least 1, got {r}. Fix: use e.g. 8 (--lora 8)")
+    gpt2 = getattr(model.config, 'model_type', '') == 'gpt2'
+    targets = list(targets) if targets else (['c_attn', 'c_proj'] if gpt2 else None)
+    cfg = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules=targets,
+                     fan_in_fan_out=gpt2, task_type='CAUSAL_LM')
+    return get_peft_model(model, cfg)

@@ -4,12 +4,12 @@
 
 # %% ../nbs/04_train.ipynb #7d9a95bf
 from __future__ import annotations
-import json, os, tempfile
+import json, os, shutil, tempfile
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
 from .core import InputError, load_tokenizer
 from .data import LMCollator, build_datasets
-from .model import load_model, pick_device, pick_precision
+from .model import add_lora, load_model, pick_device, pick_precision
 from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_files, environment, fresh_dir,
                                latest_checkpoint, now, write_manifest, MANIFEST)
 
@@ -77,16 +77,21 @@ def _check_fits(model, tokenizer, block_size:int):
         " embeddings. Fix: use the tokenizer that came with the model")
 
 def _save(trainer:Trainer, out:Path, metrics:dict):
-    "Write the final model into `out`, each file complete before it takes its place."
+    "Write the final model into `out`, each file complete before it takes its place; LoRA adapters go to `adapter/`."
     with tempfile.TemporaryDirectory(dir=out, prefix='.saving-') as tmp:
+        if hasattr(trainer.model, 'merge_and_unload'):  # LoRA: keep the adapters, ship a plain merged model
+            trainer.model.save_pretrained(Path(tmp)/'adapter')
+            trainer.model = trainer.model.merge_and_unload()
         trainer.save_model(tmp)
         (Path(tmp)/'training_args.bin').unlink(missing_ok=True)
         (Path(tmp)/'training_args.json').write_text(trainer.args.to_json_string())
+        if (out/'adapter').exists(): shutil.rmtree(out/'adapter')  # an adapter from before a resume
         for f in Path(tmp).iterdir(): os.replace(f, out/f.name)
     trainer.save_state()
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
-_same_run = ('block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split', 'text_column')
+_same_run = ('block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split', 'text_column',
+             'lora')
 
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
@@ -123,6 +128,10 @@ def finetune(
     encoding:str='utf-8',        # Encoding of text files
     allow_pickle:bool=False,     # Allow loading pickle weights (they can run code)
     trust_remote_code:bool=False,# Allow code from a hub repository to run
+    lora:int=0,                  # LoRA rank: train low-rank adapters instead of all weights (0: full fine-tuning)
+    lora_alpha:int=None,         # LoRA scale (default 2 * rank)
+    lora_dropout:float=0.05,     # LoRA dropout
+    lora_targets:list=None,      # Modules to adapt (default for GPT-2: c_attn, c_proj)
     callbacks:list=(),           # More `TrainerCallback`s
     **kwargs,                    # Any other `TrainingArguments` field (device=, precision=, save_steps=, ...)
 )->Trainer:                      # The trainer, with the trained model and its logs
@@ -132,7 +141,8 @@ def finetune(
                   model=str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
                   eval=str(eval) if eval is not None else None, val_split=val_split, block_size=block_size,
                   epochs=epochs, batch_size=batch_size, lr=lr, line_by_line=line_by_line, pack=pack,
-                  text_column=text_column, seed=seed, best=best, patience=patience, **kwargs)
+                  text_column=text_column, seed=seed, best=best, patience=patience, lora=lora, lora_alpha=lora_alpha,
+                  lora_dropout=lora_dropout, lora_targets=lora_targets, **kwargs)
     files = data_files(train) + (data_files(eval) if eval is not None else [])
     ckpt = _resume_from(out, config, files) if resume else None
     args = training_args(out, epochs, batch_size, lr, seed=seed, has_eval=eval is not None or val_split > 0,
@@ -142,6 +152,7 @@ def finetune(
         model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
+    if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
     dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
     if not resume: fresh_dir(out, overwrite)
     trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks)
