@@ -165,9 +165,10 @@ def finetune(
     if guard.bad_step is not None:
         write_manifest(out, status='diverged', ended=now(), diverged_at_step=guard.bad_step)
         raise guard.error(pick_precision(kwargs.get('device', 'auto'), kwargs.get('precision', 'auto')))
-    metrics = trainer.evaluate() if 'validation' in dsets else {}
+    st = trainer.state  # the Trainer evaluates at the last step; only a best model loaded after it needs another pass
+    last = next((h for h in reversed(st.log_history) if 'eval_loss' in h and h.get('step') == st.global_step), None)
+    metrics = {} if 'validation' not in dsets else trainer.evaluate() if best or last is None else last
     _save(trainer, out, metrics)
-    st = trainer.state
     best_info = dict(step=st.best_global_step, checkpoint=Path(st.best_model_checkpoint).name,
                      eval_loss=st.best_metric) if best and st.best_model_checkpoint else None
     write_manifest(out, status='completed', ended=now(), steps=st.global_step, metrics=metrics,
