@@ -79,6 +79,7 @@ d = { 'settings': { 'branch': 'main',
             'gpt_ft.train': { 'gpt_ft.train._check_fits': ('train.html#_check_fits', 'gpt_ft/train.py'),
                               'gpt_ft.train._resume_from': ('train.html#_resume_from', 'gpt_ft/train.py'),
                               'gpt_ft.train._save': ('train.html#_save', 'gpt_ft/train.py'),
+                              'gpt_ft.train.default_lr': ('train.html#default_lr', 'gpt_ft/train.py'),
                               'gpt_ft.train.finetune': ('train.html#finetune', 'gpt_ft/train.py'),
                               'gpt_ft.train.make_trainer': ('train.html#make_trainer', 'gpt_ft/train.py'),
                               'gpt_ft.train.training_args': ('train.html#training_args', 'gpt_ft/train.py')}}}

@@ -29,7 +29,7 @@ def _train_opts(p:argparse.ArgumentParser):
     _data_opts(p)
     p.add_argument('--epochs', type=float, default=1, metavar='N', help='passes over the data (default: %(default)s)')
     p.add_argument('--batch-size', type=int, default=32, metavar='N', help='blocks per step (default: %(default)s)')
-    p.add_argument('--lr', type=float, default=5e-5, metavar='X', help='peak learning rate (default: %(default)s)')
+    p.add_argument('--lr', type=float, metavar='X', help="peak learning rate (default: by the model's width; 5e-5 for gpt2)")
     p.add_argument('--no-pack', dest='pack', action='store_false', help='cut each document on its own instead of packing')
     run = p.add_mutually_exclusive_group()
     run.add_argument('--overwrite', action='store_true', help='replace the output folder if it holds an earlier run')

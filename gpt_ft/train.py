@@ -14,7 +14,7 @@ from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_fil
                                latest_checkpoint, now, write_manifest, MANIFEST)
 
 # %% auto #0
-__all__ = ['training_args', 'make_trainer', 'finetune']
+__all__ = ['training_args', 'make_trainer', 'default_lr', 'finetune']
 
 # %% ../nbs/04_train.ipynb #d810e631
 def training_args(
@@ -66,6 +66,16 @@ def make_trainer(
     return trainer
 
 # %% ../nbs/04_train.ipynb #6f13cadd
+def default_lr(
+    model, # A causal language model
+)->float:  # Peak learning rate for fine-tuning it
+    "5e-5 at GPT-2's width of 768, scaled inversely with the model's width, at most `_max_lr`."
+    width = getattr(model.config, 'n_embd', None) or getattr(model.config, 'hidden_size', 768)
+    return min(_max_lr, 5e-5 * 768 / width)
+
+_max_lr = 1e-3
+
+# %% ../nbs/04_train.ipynb #7f4a448f
 def _check_fits(model, tokenizer, block_size:int):
     if block_size < 2: raise InputError(f"block_size must be at least 2, got {block_size}. Fix: use 128 or more")
     ctx = getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
@@ -115,7 +125,7 @@ def finetune(
     block_size:int=128,          # Tokens per training block
     epochs:float=1,              # Passes over the training data
     batch_size:int=32,           # Blocks per step
-    lr:float=5e-5,               # Peak learning rate
+    lr:float=None,               # Peak learning rate; default: `default_lr(model)`
     line_by_line:bool=False,     # One document per line?
     pack:bool=True,              # Join documents into one stream before cutting blocks?
     text_column:str='text',      # Column with the text, for tables and datasets
@@ -145,11 +155,11 @@ def finetune(
                   lora_dropout=lora_dropout, lora_targets=lora_targets, **kwargs)
     files = data_files(train) + (data_files(eval) if eval is not None else [])
     ckpt = _resume_from(out, config, files) if resume else None
-    args = training_args(out, epochs, batch_size, lr, seed=seed, has_eval=eval is not None or val_split > 0,
-                         best=best, **kwargs)
     name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    args = training_args(out, epochs, batch_size, lr or default_lr(model), seed=seed,
+                         has_eval=eval is not None or val_split > 0, best=best, **kwargs)
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
     if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
