@@ -3,11 +3,11 @@ __version__ = "0.1.0"
 
 # The public API, imported on first use so that `gpt_ft --help` and `import gpt_ft` stay fast.
 _api = {
-    'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY'],
+    'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY', 'BUNDLED', 'bundled_dir'],
     'data': ['load_texts', 'tokenize_texts', 'make_blocks', 'build_datasets', 'LMCollator'],
     'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision', 'add_lora'],
     'checkpoint': ['check_output_dir', 'latest_checkpoint', 'TrainingDiverged'],
-    'train': ['training_args', 'make_trainer', 'finetune'],
+    'train': ['training_args', 'make_trainer', 'finetune', 'default_lr'],
     'evaluate': ['evaluate', 'compare'],
     'generate': ['generate'],
 }

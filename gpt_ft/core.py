@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path', 'hub_error', 'gpt2_tokenizer_dir',
-           'load_tokenizer']
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path', 'hub_error',
+           'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
 class GptFtError(Exception):
@@ -55,6 +55,24 @@ def gpt2_tokenizer_dir()->Path:
     from importlib.resources import files
     return Path(str(files('gpt_ft')))/'assets'/'gpt2'
 
+# %% ../nbs/00_core.ipynb #92b25b46
+BUNDLED = 'bundled'
+
+def bundled_dir()->Path:
+    "The folder inside the installed package that holds the bundled model."
+    from importlib.resources import files
+    return Path(str(files('gpt_ft')))/'assets'/'bundled'
+
+def resolve_name(
+    name_or_path:str|os.PathLike, # A model name or path
+)->str|os.PathLike:               # The bundled model's folder for `bundled`, else `name_or_path` unchanged
+    "Map the reserved name `bundled` to the shipped model's folder, unless a local path of that name exists."
+    if str(name_or_path) != BUNDLED or Path(BUNDLED).exists(): return name_or_path
+    if not (bundled_dir()/'config.json').exists(): raise InputNotFound(
+        f"the bundled model is missing from this installation ({bundled_dir()}). Fix: reinstall gpt_ft, or in a "
+        "source checkout rebuild it with `python tools/build_bundled.py`")
+    return bundled_dir()
+
 # %% ../nbs/00_core.ipynb #737faee9
 _tok_files = ('tokenizer.json', 'vocab.json', 'tokenizer_config.json', 'tokenizer.model')
 
@@ -64,6 +82,7 @@ def load_tokenizer(
 ):
     "Load a tokenizer with a pad token set; GPT-2-family names work offline."
     from transformers import AutoTokenizer
+    name_or_path = resolve_name(name_or_path)
     path = Path(name_or_path).expanduser()
     if str(name_or_path) in GPT2_FAMILY and not path.exists(): path = gpt2_tokenizer_dir()
     elif looks_like_path(name_or_path) and not path.exists():

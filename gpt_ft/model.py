@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-from .core import InputError, InputNotFound, looks_like_path, hub_error
+from .core import InputError, InputNotFound, looks_like_path, hub_error, resolve_name
 
 # %% auto #0
 __all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora']
@@ -75,7 +75,8 @@ def load_model(
     trust_remote_code:bool=False,        # Allow code from a hub repository to run (only if you trust it)
     allow_pickle:bool=False,             # Allow pickle weights (`pytorch_model.bin`), which can run code
 ):
-    "Load a causal language model safely, on `device`, in `precision`."
+    "Load a causal language model safely, on `device`, in `precision`; `bundled` is the model that ships with gpt_ft."
+    name_or_path = resolve_name(name_or_path)
     path = Path(name_or_path).expanduser()
     if path.exists(): _check_model_dir(path, allow_pickle)
     elif looks_like_path(name_or_path): raise InputNotFound(
