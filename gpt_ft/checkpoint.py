@@ -126,13 +126,14 @@ def data_files(
 def environment(
     device:str,     # The device trained on
     precision:str,  # The precision trained in
+    processes:int=1,# Processes training together (torchrun, accelerate launch)
 )->dict:
     "Versions, hardware and precision of this process."
     import datasets, transformers, accelerate
     env = dict(python=sys.version.split()[0], gpt_ft=__version__, torch=torch.__version__,
                transformers=transformers.__version__, datasets=datasets.__version__, accelerate=accelerate.__version__,
                platform=platform.platform(), processor=platform.processor() or platform.machine(),
-               cpu_count=os.cpu_count(), device=device, precision=precision)
+               cpu_count=os.cpu_count(), device=device, precision=precision, processes=processes)
     if device.startswith('cuda') and torch.cuda.is_available(): env['gpu'] = torch.cuda.get_device_name()
     return env
 

@@ -98,7 +98,7 @@ def _train(a)->int:
     done = f"saved to {a.output}"
     if ev: done += f" (validation loss {ev[-1]['eval_loss']:.4f}, {trainer.state.global_step} steps)"
     if a.best and trainer.state.best_global_step: done += f"; the model is the best checkpoint, step {trainer.state.best_global_step}"
-    print(done)
+    if trainer.is_world_process_zero(): print(done)  # one report, however many processes trained
 
 def _evaluate(a)->int:
     from gpt_ft.evaluate import evaluate

@@ -88,15 +88,18 @@ def _check_fits(model, tokenizer, block_size:int):
 
 def _save(trainer:Trainer, out:Path, metrics:dict):
     "Write the final model into `out`, each file complete before it takes its place; LoRA adapters go to `adapter/`."
-    with tempfile.TemporaryDirectory(dir=out, prefix='.saving-') as tmp:
-        if hasattr(trainer.model, 'merge_and_unload'):  # LoRA: keep the adapters, ship a plain merged model
-            trainer.model.save_pretrained(Path(tmp)/'adapter')
-            trainer.model = trainer.model.merge_and_unload()
-        trainer.save_model(tmp)
-        (Path(tmp)/'training_args.bin').unlink(missing_ok=True)
-        (Path(tmp)/'training_args.json').write_text(trainer.args.to_json_string())
+    main, tmp = trainer.is_world_process_zero(), out/'.saving'  # every process takes part; only the first writes
+    if main: shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    if hasattr(trainer.model, 'merge_and_unload'):  # LoRA: keep the adapters, ship a plain merged model
+        if main: trainer.model.save_pretrained(tmp/'adapter')
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.save_model(str(tmp))
+    if main:
+        (tmp/'training_args.bin').unlink(missing_ok=True)
+        (tmp/'training_args.json').write_text(trainer.args.to_json_string())
         if (out/'adapter').exists(): shutil.rmtree(out/'adapter')  # an adapter from before a resume
-        for f in Path(tmp).iterdir(): os.replace(f, out/f.name)
+        for f in tmp.iterdir(): os.replace(f, out/f.name)
+        tmp.rmdir()
     trainer.save_state()
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
@@ -163,17 +166,21 @@ def finetune(
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
     if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
-    dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
-    if not resume: fresh_dir(out, overwrite)
+    with args.main_process_first(desc='tokenizing'):  # with several processes, the first fills the datasets cache
+        dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
+    main = args.process_index == 0  # with several processes, only the first writes
+    if main and not resume: fresh_dir(out, overwrite)
     trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks)
     started = now()
-    write_manifest(out, status='running', config=config, data_files=files, seed=seed, started=started,
-                   environment=environment(str(args.device), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'),
-                   **({'resumed': [dict(at=started, checkpoint=ckpt.name)]} if ckpt else {}))
+    if main: write_manifest(
+        out, status='running', config=config, data_files=files, seed=seed, started=started,
+        environment=environment(str(args.device), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32',
+                                args.world_size),
+        **({'resumed': [dict(at=started, checkpoint=ckpt.name)]} if ckpt else {}))
     guard = next(c for c in trainer.callback_handler.callbacks if isinstance(c, NonFiniteGuard))
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     if guard.bad_step is not None:
-        write_manifest(out, status='diverged', ended=now(), diverged_at_step=guard.bad_step)
+        if main: write_manifest(out, status='diverged', ended=now(), diverged_at_step=guard.bad_step)
         raise guard.error(pick_precision(kwargs.get('device', 'auto'), kwargs.get('precision', 'auto')))
     st = trainer.state  # the Trainer evaluates at the last step; only a best model loaded after it needs another pass
     last = next((h for h in reversed(st.log_history) if 'eval_loss' in h and h.get('step') == st.global_step), None)
@@ -181,6 +188,7 @@ def finetune(
     _save(trainer, out, metrics)
     best_info = dict(step=st.best_global_step, checkpoint=Path(st.best_model_checkpoint).name,
                      eval_loss=st.best_metric) if best and st.best_model_checkpoint else None
-    write_manifest(out, status='completed', ended=now(), steps=st.global_step, metrics=metrics,
-                   train_loss=next((h['loss'] for h in reversed(st.log_history) if 'loss' in h), None), best=best_info)
+    if main: write_manifest(out, status='completed', ended=now(), steps=st.global_step, metrics=metrics,
+                             train_loss=next((h['loss'] for h in reversed(st.log_history) if 'loss' in h), None),
+                             best=best_info)
     return trainer
