@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from .core import InputError, InputNotFound, looks_like_path, hub_error, resolve_name
 
 # %% auto #0
-__all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora']
+__all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora', 'freeze', 'saved_bytes', 'accumulation']
 
 # %% ../nbs/02_model.ipynb #dd0aca5e
 def pick_device(
@@ -108,3 +108,64 @@ def add_lora(
     cfg = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules=targets,
                      fan_in_fan_out=gpt2, task_type='CAUSAL_LM')
     return get_peft_model(model, cfg)
+
+# %% ../nbs/02_model.ipynb #ba045caf
+def _blocks(model):
+    "The model under any LoRA wrapper, and its list of transformer blocks."
+    base = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    for owner, name in (('transformer', 'h'), ('model', 'layers')):
+        blocks = getattr(getattr(base, owner, None), name, None)
+        if blocks is not None: return base, blocks
+    raise InputError(f"cannot find the transformer blocks of a {type(base).__name__}. Fix: pass a GPT-2-family model")
+
+def freeze(
+    model,                 # A causal language model, with or without LoRA adapters
+    embeddings:bool=False, # Freeze the token and position embeddings (and so GPT-2's tied output layer)?
+    layers:int=0,          # Freeze the first this many transformer blocks
+)->dict:                   # Parameters left to train and frozen: `{'trainable': ..., 'frozen': ...}`
+    "Stop the embeddings and/or the lowest `layers` transformer blocks of `model` from training."
+    base, blocks = _blocks(model)
+    if not 0 <= layers < len(blocks): raise InputError(
+        f"cannot freeze {layers} layers: the model has {len(blocks)} transformer blocks and at least one must train. "
+        f"Fix: use --freeze-layers {len(blocks) - 1} or less")
+    frozen = list(blocks[:layers])
+    if embeddings: frozen += [base.get_input_embeddings(), getattr(getattr(base, 'transformer', None), 'wpe', None)]
+    for m in frozen:
+        if m is not None: m.requires_grad_(False)
+    ps = list(model.parameters())  # each tied weight once
+    trainable = sum(p.numel() for p in ps if p.requires_grad)
+    return dict(trainable=trainable, frozen=sum(p.numel() for p in ps) - trainable)
+
+# %% ../nbs/02_model.ipynb #af38a8f5
+def saved_bytes(
+    model,     # A causal language model
+    input_ids, # `(batch, tokens)` token ids; the labels are the same ids
+)->int:        # Bytes of the tensors autograd keeps for the backward pass, weights excluded
+    "Bytes that one training forward pass of `model` leaves for its backward pass."
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    kept = {}
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in weights: kept[s.data_ptr()] = s.nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): model(input_ids=input_ids, labels=input_ids)
+    return sum(kept.values())
+
+# %% ../nbs/02_model.ipynb #40635e01
+def accumulation(
+    effective_batch:int, # Blocks per optimizer step that you want
+    batch_size:int,      # Blocks per forward pass on each process: what fits in memory
+    n_processes:int=1,   # Processes that train together (GPUs)
+)->int:                  # Forward passes per optimizer step (`gradient_accumulation_steps`)
+    "The gradient accumulation steps that turn `batch_size` per pass into `effective_batch` per optimizer step."
+    per_pass = batch_size * n_processes
+    if effective_batch < 1 or batch_size < 1: raise InputError(
+        f"batch sizes must be at least 1, got effective batch {effective_batch} and batch size {batch_size}. "
+        "Fix: pass positive sizes")
+    if effective_batch % per_pass:
+        lo, hi = effective_batch // per_pass * per_pass, (effective_batch // per_pass + 1) * per_pass
+        fix = f"--effective-batch {lo} or {hi}" if lo else f"--effective-batch {hi}"
+        procs = f" x {n_processes} processes" if n_processes > 1 else ''
+        raise InputError(f"an effective batch of {effective_batch} is not a multiple of batch size {batch_size}{procs}. "
+                         f"Fix: use {fix}, or a --batch-size that divides {effective_batch}")
+    return effective_batch // per_pass
