@@ -5,11 +5,13 @@ __version__ = "0.1.0"
 _api = {
     'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY', 'BUNDLED', 'bundled_dir'],
     'data': ['load_texts', 'tokenize_texts', 'make_blocks', 'build_datasets', 'LMCollator'],
+    'preview': ['preview', 'preview_report', 'DataPreview'],
     'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision', 'add_lora', 'freeze', 'accumulation', 'saved_bytes'],
     'checkpoint': ['check_output_dir', 'latest_checkpoint', 'TrainingDiverged'],
     'train': ['training_args', 'make_trainer', 'finetune', 'default_lr'],
     'evaluate': ['evaluate', 'compare'],
     'generate': ['generate'],
+    'playground': ['Playground'],
     'plan': ['plan', 'plan_report', 'plan_table', 'Plan', 'Device', 'DEVICES', 'measure_peak'],
 }
 __all__ = [name for names in _api.values() for name in names]

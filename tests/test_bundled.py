@@ -1,0 +1,84 @@
+"""The bundled model: small, on its own held-out text as good as its build promised, writes English words, and
+fine-tuning it on the example data beats the same shape trained from random weights by a wide margin."""
+import json, os, re, shlex, subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import EXAMPLES, OFFLINE
+from gpt_ft.core import bundled_dir, load_tokenizer, resolve_name
+from gpt_ft.evaluate import evaluate
+from gpt_ft.generate import generate
+from gpt_ft.model import load_model, tiny_gpt2
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent/'data'
+WORDS = Path('/usr/share/dict/words')
+
+def word_share(texts: list) -> float:
+    "Share of the alphabetic words in `texts` that are in the system dictionary (Debian: wamerican)."
+    words = {w.strip().lower() for w in WORDS.read_text(encoding='utf-8', errors='replace').split()}
+    toks = [w.strip('.,;:!?"()[]{}-\'`*_').lower() for t in texts for w in t.split()]
+    toks = [w for w in toks if w.isascii() and w.isalpha()]
+    assert len(toks) > 100, toks
+    return sum(w in words for w in toks) / len(toks)
+
+def test_shipped_folder():
+    d = bundled_dir()
+    sizes = {f.name: f.stat().st_size for f in d.iterdir()}
+    assert sizes['model.safetensors'] <= 15e6 and not any(n.endswith(('.bin', '.pt', '.pkl')) for n in sizes)
+    assert all(f.stat().st_mode & 0o444 == 0o444 for f in d.iterdir())  # readable by every user once installed
+    cfg = json.loads((d/'config.json').read_text())
+    assert (cfg['model_type'], cfg['vocab_size'], cfg['n_positions']) == ('gpt2', 50257, 256)
+    assert cfg.get('dtype', cfg.get('torch_dtype')) == 'float16'
+    card = (d/'README.md').read_text()
+    for s in ['King James', 'Shakespeare', 'CC BY 2.5', 'perplexity', 'not a production model']: assert s in card, s
+
+def test_same_tokenizer_as_gpt2():
+    s = "In the beginning was the Word; to be, or not to be. Café 東京 🚀"
+    assert load_tokenizer('bundled')(s).input_ids == load_tokenizer('gpt2')(s).input_ids
+
+def test_heldout_perplexity():
+    "Its own held-out split (2% of the corpus, never trained on), at the full context of 256 tokens."
+    m = evaluate('bundled', DATA/'bundled_heldout.jsonl', block_size=256)
+    assert m['tokens'] > 40_000 and m['perplexity'] <= 95, m
+
+@pytest.mark.skipif(not WORDS.exists(), reason='needs /usr/share/dict/words (Debian package wamerican)')
+def test_samples_are_dictionary_words():
+    texts = generate('bundled', [''] * 2 + ['In the beginning', 'And the LORD said', 'To be, or not to be'], n=4,
+                     max_new_tokens=60, seed=0, return_prompt=False)
+    assert word_share(texts) >= 0.85
+
+def test_local_folder_wins(tmp_path, monkeypatch):
+    tiny_gpt2(n_layer=1, n_embd=32, n_head=2).save_pretrained(tmp_path/'bundled')
+    monkeypatch.chdir(tmp_path)
+    assert resolve_name('bundled') == 'bundled'
+    assert load_model('bundled', device=None).config.n_layer == 1
+
+def _main_job() -> list:
+    "README's main job: the first `gpt_ft train` command in README.md, with its output folder."
+    line = next(l for l in (ROOT/'README.md').read_text().splitlines() if l.startswith('gpt_ft train '))
+    return shlex.split(line)[1:]
+
+def _run_main_job(model, out: Path) -> subprocess.CompletedProcess:
+    args = _main_job()
+    i = args.index('--output'); args[i + 1] = str(out)
+    i = args.index('--model'); args[i + 1] = str(model)
+    r = subprocess.run([sys.executable, '-m', 'gpt_ft', *args], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, **OFFLINE}, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+def test_readme_main_job(tmp_path):
+    "Fine-tuning `bundled` on the example news cuts held-out perplexity 3x, and ends 2x below random weights."
+    args = _main_job()
+    assert args[args.index('--model') + 1] == 'bundled'
+    heldout = args[args.index('--eval') + 1]
+    r = _run_main_job('bundled', tmp_path/'news')
+    assert 'perplexity' in r.stdout
+    random = tmp_path/'random'
+    tiny_gpt2(n_layer=4, n_embd=128, n_head=4, n_positions=256).save_pretrained(random)
+    load_tokenizer('gpt2').save_pretrained(random)
+    _run_main_job(random, tmp_path/'from_random')
+    score = lambda m: evaluate(m, ROOT/heldout, line_by_line=True)['perplexity']
+    before, after, rand = score('bundled'), score(tmp_path/'news'), score(tmp_path/'from_random')
+    assert after * 3 <= before, (before, after)
+    assert after * 2 <= rand, (after, rand)
