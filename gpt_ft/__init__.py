@@ -11,6 +11,7 @@ _api = {
     'train': ['training_args', 'make_trainer', 'finetune', 'default_lr'],
     'evaluate': ['evaluate', 'compare'],
     'generate': ['generate'],
+    'report': ['LossPlot', 'Samples', 'memorisation', 'report', 'Report', 'plot_history', 'history'],
     'playground': ['Playground'],
     'plan': ['plan', 'plan_report', 'plan_table', 'Plan', 'Device', 'DEVICES', 'measure_peak'],
 }

@@ -110,15 +110,20 @@ def sha256(path:Path, chunk:int=1<<20)->str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
+def _exists(s)->bool:
+    "Does path `s` exist? (False for strings that cannot be paths, such as long documents.)"
+    try: return Path(s).exists()
+    except (OSError, ValueError): return False
+
 def data_files(
     sources, # Data sources as given to `finetune`: paths, hub names, datasets or lists of strings
 )->list[dict]: # One entry per local file: path, bytes, sha256
     "Describe the local files behind `sources`."
-    if not isinstance(sources, (list, tuple)) or all(isinstance(s, str) and not Path(s).exists() for s in sources):
+    if not isinstance(sources, (list, tuple)) or all(isinstance(s, str) and not _exists(s) for s in sources):
         sources = [sources]
     out = []
     for s in sources:
-        if not isinstance(s, (str, os.PathLike)) or not Path(s).exists(): continue
+        if not isinstance(s, (str, os.PathLike)) or not _exists(s): continue
         files = [Path(s)] if Path(s).is_file() else sorted(p for p in Path(s).rglob('*') if p.is_file())
         out += [dict(path=str(f), bytes=f.stat().st_size, sha256=sha256(f)) for f in files]
     return out

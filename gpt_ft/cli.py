@@ -44,8 +44,18 @@ def _train_opts(p:argparse.ArgumentParser):
     p.add_argument('--lora-alpha', type=int, metavar='N', help='LoRA scale (default: 2 * R)')
     p.add_argument('--lora-dropout', type=float, default=0.05, metavar='X', help='(default: %(default)s)')
     p.add_argument('--lora-targets', metavar='NAMES', help='comma-separated modules to adapt (default for GPT-2: c_attn,c_proj)')
+    p.add_argument('--prompt', action='append', metavar='TEXT', help='prompt to sample from while training (every --sample-every steps) and in the report; repeat for several')
+    p.add_argument('--sample-every', type=int, metavar='N', help='with --prompt: generate every N steps (default: four times per run)')
+    p.add_argument('--progress', choices=['auto', 'lines', 'off'], default='auto', help='one line per log record; auto: when the output is a terminal (default: %(default)s)')
+    p.add_argument('--no-report', dest='report', action='store_false', help='skip the before/after report (report.md) at the end')
+    p.add_argument('--freeze-embeddings', action='store_true', help="freeze the token and position embeddings (and GPT-2's output layer, tied to them)")
+    p.add_argument('--freeze-layers', type=int, default=0, metavar='N', help='freeze the lowest N transformer blocks')
+    p.add_argument('--grad-ckpt', action='store_true', help='gradient checkpointing: much less activation memory, about a third more compute')
+    p.add_argument('--effective-batch', type=int, metavar='N', help='blocks per optimizer step, accumulating gradients of --batch-size blocks per pass')
     p.add_argument('--allow-pickle', action='store_true', help='allow pickle weights (pytorch_model.bin), which can run code')
     p.add_argument('--trust-remote-code', action='store_true', help='allow code from a hub repository to run')
+    p.add_argument('--deepspeed', metavar='CONFIG', help="DeepSpeed config file, passed to the Trainer")
+    p.add_argument('--fsdp', metavar='SPEC', help="FSDP options for the Trainer, e.g. 'full_shard auto_wrap'")
 
 def _evaluate_opts(p:argparse.ArgumentParser):
     p.add_argument('model', metavar='MODEL', help='model folder or hub name')
@@ -53,6 +63,28 @@ def _evaluate_opts(p:argparse.ArgumentParser):
     _data_opts(p)
     p.add_argument('--stride', type=int, metavar='N', help='sliding-window step, for long documents')
     p.add_argument('--batch-size', type=int, default=8, metavar='N', help='windows per forward pass (default: %(default)s)')
+    p.add_argument('--json', action='store_true', help='print one JSON object')
+
+def _prepare_opts(p:argparse.ArgumentParser):
+    p.add_argument('data', nargs='+', metavar='DATA', help='training text: .txt/.csv/.jsonl files, folders, or a hub dataset')
+    _data_opts(p)
+    p.add_argument('--no-pack', dest='pack', action='store_false', help='cut each document on its own instead of packing')
+    p.add_argument('--batch-size', type=int, default=32, metavar='N', help='blocks per step (default: %(default)s)')
+    p.add_argument('--val-split', type=float, default=0.1, metavar='F', help='share of documents held out for validation (default: %(default)s)')
+    p.add_argument('--tokenizer', default='gpt2', metavar='NAME_OR_DIR', help='tokenizer name or model folder (default: %(default)s)')
+    p.add_argument('--json', action='store_true', help='print one JSON object')
+
+def _plan_opts(p:argparse.ArgumentParser):
+    p.add_argument('--model', default='gpt2', metavar='NAME_OR_DIR', help='GPT-2-family name or model folder (default: %(default)s)')
+    p.add_argument('--gpu', default='T4', metavar='NAME', help='T4, L4, A100-40, A100-80, H100 or CPU (default: %(default)s)')
+    p.add_argument('--block-size', type=int, default=512, metavar='N', help='tokens per block (default: %(default)s)')
+    p.add_argument('--batch-size', type=int, default=8, metavar='N', help='blocks per forward pass (default: %(default)s)')
+    p.add_argument('--lora', type=int, default=0, metavar='R', help='LoRA rank (default: full fine-tuning)')
+    p.add_argument('--grad-ckpt', action='store_true', help='gradient checkpointing')
+    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'fp16', 'bf16'], help="(default: %(default)s, the device's best)")
+    p.add_argument('--freeze-embeddings', action='store_true', help='freeze the token and position embeddings')
+    p.add_argument('--freeze-layers', type=int, default=0, metavar='N', help='freeze the lowest N transformer blocks')
+    p.add_argument('--tokens', type=float, metavar='N', help='training tokens per epoch, for a time estimate (e.g. 5e6)')
     p.add_argument('--json', action='store_true', help='print one JSON object')
 
 def _generate_opts(p:argparse.ArgumentParser):
@@ -73,9 +105,11 @@ def parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='gpt_ft', description='Fine-tune GPT-2-family language models on your own text.')
     p.add_argument('--version', action='version', version=f'gpt_ft {__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for name, opts, text in [('train', _train_opts, 'fine-tune a model on text and save it'),
+    for name, opts, text in [('prepare', _prepare_opts, 'preview data as training will see it: tokens, blocks, warnings'),
+                             ('train', _train_opts, 'fine-tune a model on text and save it'),
                              ('evaluate', _evaluate_opts, 'score a model on unseen text'),
-                             ('generate', _generate_opts, 'sample text from a model')]:
+                             ('generate', _generate_opts, 'sample text from a model'),
+                             ('plan', _plan_opts, 'estimate the memory and time of a training run')]:
         opts(sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + '.'))
     return p
 
@@ -84,6 +118,9 @@ def _train(a)->int:
     from datasets import concatenate_datasets
     from gpt_ft.data import load_texts
     from gpt_ft.train import finetune
+    from gpt_ft.report import LossPlot, Samples, report
+    live = {'auto': 'terminal' if sys.stdout.isatty() else False, 'lines': 'terminal', 'off': False}[a.progress]
+    callbacks = [LossPlot(live)] + ([Samples(a.prompt, every=a.sample_every, seed=a.seed, live=live)] if a.prompt else [])
     data = a.data[0] if len(a.data) == 1 else concatenate_datasets(
         [load_texts(d, a.line_by_line, a.text_column, a.encoding) for d in a.data])
     trainer = finetune(data, model=a.model, output_dir=a.output, eval=a.eval, val_split=a.val_split,
@@ -93,12 +130,21 @@ def _train(a)->int:
                        allow_pickle=a.allow_pickle, trust_remote_code=a.trust_remote_code, precision=a.precision,
                        save_steps=a.save_steps, save_total_limit=a.save_total_limit, lora=a.lora,
                        lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
-                       lora_targets=a.lora_targets.split(',') if a.lora_targets else None)
+                       lora_targets=a.lora_targets.split(',') if a.lora_targets else None,
+                       freeze_embeddings=a.freeze_embeddings, freeze_layers=a.freeze_layers, grad_ckpt=a.grad_ckpt,
+                       effective_batch=a.effective_batch, callbacks=callbacks,
+                       **{k: v for k, v in dict(deepspeed=a.deepspeed, fsdp=a.fsdp).items() if v})
+    if not trainer.is_world_process_zero(): return  # one report, however many processes trained
     ev = [h for h in trainer.state.log_history if 'eval_loss' in h]
     done = f"saved to {a.output}"
     if ev: done += f" (validation loss {ev[-1]['eval_loss']:.4f}, {trainer.state.global_step} steps)"
     if a.best and trainer.state.best_global_step: done += f"; the model is the best checkpoint, step {trainer.state.best_global_step}"
-    if trainer.is_world_process_zero(): print(done)  # one report, however many processes trained
+    print(done)
+    if not a.report: return
+    try: r = report(a.model, trainer, trainer.eval_dataset, output_dir=a.output, prompts=a.prompt, seed=a.seed,
+                    train_data=trainer.train_dataset, block_size=a.block_size)
+    except GptFtError as e: print(f"gpt_ft train: the model is saved, but the report failed: {e}", file=sys.stderr)
+    else: print(f"\n{r}\n\nreport: {Path(a.output)/'report.md'}")
 
 def _evaluate(a)->int:
     from gpt_ft.evaluate import evaluate
@@ -106,6 +152,23 @@ def _evaluate(a)->int:
                  line_by_line=a.line_by_line, text_column=a.text_column)
     print(json.dumps(m) if a.json else '\n'.join(f"{k:>14}  {v:,.4f}" if isinstance(v, float) else f"{k:>14}  {v:,}"
                                                  for k, v in m.items()))
+
+def _prepare(a)->int:
+    from datasets import concatenate_datasets
+    from gpt_ft.data import load_texts
+    from gpt_ft.preview import preview, preview_report
+    data = a.data[0] if len(a.data) == 1 else concatenate_datasets(
+        [load_texts(d, a.line_by_line, a.text_column, a.encoding) for d in a.data])
+    p = preview(data, a.tokenizer, name=', '.join(a.data), block_size=a.block_size, line_by_line=a.line_by_line,
+                pack=a.pack, text_column=a.text_column, batch_size=a.batch_size, val_split=a.val_split, encoding=a.encoding)
+    print(json.dumps(p.to_dict(), ensure_ascii=False) if a.json else preview_report(p))
+
+def _plan(a)->int:
+    from dataclasses import asdict
+    from gpt_ft.plan import plan, plan_report
+    p = plan(a.model, a.gpu, a.block_size, a.batch_size, a.lora, a.grad_ckpt, a.precision, a.freeze_layers,
+             a.freeze_embeddings, int(a.tokens) if a.tokens else None)
+    print(json.dumps(asdict(p)) if a.json else plan_report(p))
 
 def _generate(a)->int:
     from gpt_ft.generate import generate
@@ -119,7 +182,7 @@ def main(
 )->int:             # Exit code
     "Run the `gpt_ft` command line."
     a = parser().parse_args(argv)
-    try: return {'train': _train, 'evaluate': _evaluate, 'generate': _generate}[a.command](a) or 0
+    try: return {'prepare': _prepare, 'train': _train, 'evaluate': _evaluate, 'generate': _generate, 'plan': _plan}[a.command](a) or 0
     except GptFtError as e:
         print(f"gpt_ft {a.command}: error: {e}", file=sys.stderr)
         return 2

@@ -6,10 +6,10 @@
 from __future__ import annotations
 import json, os, shutil, tempfile
 from pathlib import Path
-from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 from .core import InputError, load_tokenizer
 from .data import LMCollator, build_datasets
-from .model import add_lora, load_model, pick_device, pick_precision
+from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
 from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_files, environment, fresh_dir,
                                latest_checkpoint, now, write_manifest, MANIFEST)
 
@@ -46,6 +46,10 @@ def training_args(
     return TrainingArguments(output_dir=str(output_dir), **{**kw, **kwargs})
 
 # %% ../nbs/04_train.ipynb #d3b7fa5c
+class _QuietProgress(ProgressCallback):
+    "The Trainer's progress bar, without the log dictionaries it prints."
+    def on_log(self, args, state, control, logs=None, **kwargs): pass
+
 def make_trainer(
     model,                # A causal language model
     tokenizer,            # Its tokenizer
@@ -62,7 +66,9 @@ def make_trainer(
     trainer = Trainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
                       data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
                       **kwargs)
-    if os.environ.get('TQDM_DISABLE'): trainer.remove_callback(PrinterCallback)
+    printed = any(getattr(cb, 'prints_logs', False) for cb in callbacks)  # e.g. `LossPlot('terminal')`
+    if os.environ.get('TQDM_DISABLE') or printed: trainer.remove_callback(PrinterCallback)
+    if printed and trainer.pop_callback(ProgressCallback): trainer.add_callback(_QuietProgress)
     return trainer
 
 # %% ../nbs/04_train.ipynb #6f13cadd
@@ -104,7 +110,7 @@ def _save(trainer:Trainer, out:Path, metrics:dict):
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
 _same_run = ('block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split', 'text_column',
-             'lora')
+             'lora', 'freeze_embeddings', 'freeze_layers', 'effective_batch')
 
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
@@ -145,6 +151,10 @@ def finetune(
     lora_alpha:int=None,         # LoRA scale (default 2 * rank)
     lora_dropout:float=0.05,     # LoRA dropout
     lora_targets:list=None,      # Modules to adapt (default for GPT-2: c_attn, c_proj)
+    freeze_embeddings:bool=False,# Freeze the token and position embeddings (and GPT-2's output layer, tied to them)
+    freeze_layers:int=0,         # Freeze the lowest this many transformer blocks
+    grad_ckpt:bool=False,        # Gradient checkpointing: recompute activations in the backward pass, for less memory
+    effective_batch:int=None,    # Blocks per optimizer step, accumulating gradients of `batch_size` blocks per pass
     callbacks:list=(),           # More `TrainerCallback`s
     **kwargs,                    # Any other `TrainingArguments` field (device=, precision=, save_steps=, ...)
 )->Trainer:                      # The trainer, with the trained model and its logs
@@ -155,7 +165,11 @@ def finetune(
                   eval=str(eval) if eval is not None else None, val_split=val_split, block_size=block_size,
                   epochs=epochs, batch_size=batch_size, lr=lr, line_by_line=line_by_line, pack=pack,
                   text_column=text_column, seed=seed, best=best, patience=patience, lora=lora, lora_alpha=lora_alpha,
-                  lora_dropout=lora_dropout, lora_targets=lora_targets, **kwargs)
+                  lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_embeddings=freeze_embeddings,
+                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, **kwargs)
+    if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
+        effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
+    if grad_ckpt: kwargs['activation_checkpointing'] = True
     files = data_files(train) + (data_files(eval) if eval is not None else [])
     ckpt = _resume_from(out, config, files) if resume else None
     name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
@@ -166,6 +180,7 @@ def finetune(
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
     if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
+    if freeze_embeddings or freeze_layers: freeze(model, freeze_embeddings, freeze_layers)
     with args.main_process_first(desc='tokenizing'):  # with several processes, the first fills the datasets cache
         dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
     main = args.process_index == 0  # with several processes, only the first writes

