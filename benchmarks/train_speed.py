@@ -72,22 +72,20 @@ def train_seed(job:dict, out:str):
     return trainer, tok, timer, 'fp32'
 
 def train_gpt_ft(job:dict, out:str):
+    "gpt_ft as `finetune` runs it: its datasets, its arguments and its trainer, with every default left on."
     from gpt_ft.core import load_tokenizer
-    from gpt_ft.data import LMCollator, build_datasets
+    from gpt_ft.data import build_datasets
     from gpt_ft.model import load_model
+    from gpt_ft.speed import LMTrainer
     from gpt_ft.train import default_lr, make_trainer, training_args
-    from gpt_ft.speed import LMTrainer, auto_precision, speed_kwargs
     tok, model = load_tokenizer(job['model']), load_model(job['model'], device=None)
     dsets = build_datasets(job['data'], tok, eval=job['heldout'], block_size=BLOCK)
-    precision = auto_precision('cpu')
-    args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', precision=precision,
-                         max_steps=job['steps'], save_strategy='no', **speed_kwargs('cpu', precision))
+    args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', max_steps=job['steps'],
+                         save_strategy='no')
     timer = step_timer()
     trainer = make_trainer(model, tok, dsets, args, callbacks=[timer])
-    if not isinstance(trainer, LMTrainer):  # make_trainer not yet building an LMTrainer: build the same one
-        trainer = LMTrainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets['validation'],
-                            data_collator=LMCollator(tok.pad_token_id), processing_class=tok, callbacks=[timer])
-    return trainer, tok, timer, precision
+    assert isinstance(trainer, LMTrainer), 'gpt_ft trains with LMTrainer by default'
+    return trainer, tok, timer, 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'
 
 def worker(job:dict)->dict:
     if job['side'] == 'matmul': return {d: matmul_gflops(d) for d in ('fp32', 'bf16')}

@@ -54,6 +54,7 @@ def _train_opts(p:argparse.ArgumentParser):
     p.add_argument('--effective-batch', type=int, metavar='N', help='blocks per optimizer step, accumulating gradients of --batch-size blocks per pass')
     p.add_argument('--allow-pickle', action='store_true', help='allow pickle weights (pytorch_model.bin), which can run code')
     p.add_argument('--trust-remote-code', action='store_true', help='allow code from a hub repository to run')
+    p.add_argument('--no-fast', dest='fast', action='store_false', help="train without the speed levers: the plain Trainer, the model's own loss, glibc's default allocator")
     p.add_argument('--deepspeed', metavar='CONFIG', help="DeepSpeed config file, passed to the Trainer")
     p.add_argument('--fsdp', metavar='SPEC', help="FSDP options for the Trainer, e.g. 'full_shard auto_wrap'")
 
@@ -85,6 +86,7 @@ def _plan_opts(p:argparse.ArgumentParser):
     p.add_argument('--freeze-embeddings', action='store_true', help='freeze the token and position embeddings')
     p.add_argument('--freeze-layers', type=int, default=0, metavar='N', help='freeze the lowest N transformer blocks')
     p.add_argument('--tokens', type=float, metavar='N', help='training tokens per epoch, for a time estimate (e.g. 5e6)')
+    p.add_argument('--no-fast', dest='fast', action='store_false', help="plan for training with --no-fast: the model's own loss over the full logits")
     p.add_argument('--json', action='store_true', help='print one JSON object')
 
 def _generate_opts(p:argparse.ArgumentParser):
@@ -132,7 +134,7 @@ def _train(a)->int:
                        lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
                        lora_targets=a.lora_targets.split(',') if a.lora_targets else None,
                        freeze_embeddings=a.freeze_embeddings, freeze_layers=a.freeze_layers, grad_ckpt=a.grad_ckpt,
-                       effective_batch=a.effective_batch, callbacks=callbacks,
+                       effective_batch=a.effective_batch, fast=a.fast, callbacks=callbacks,
                        **{k: v for k, v in dict(deepspeed=a.deepspeed, fsdp=a.fsdp).items() if v})
     if not trainer.is_world_process_zero(): return  # one report, however many processes trained
     ev = [h for h in trainer.state.log_history if 'eval_loss' in h]
@@ -167,7 +169,7 @@ def _plan(a)->int:
     from dataclasses import asdict
     from gpt_ft.plan import plan, plan_report
     p = plan(a.model, a.gpu, a.block_size, a.batch_size, a.lora, a.grad_ckpt, a.precision, a.freeze_layers,
-             a.freeze_embeddings, int(a.tokens) if a.tokens else None)
+             a.freeze_embeddings, int(a.tokens) if a.tokens else None, chunk=1024 if a.fast else 0)
     print(json.dumps(asdict(p)) if a.json else plan_report(p))
 
 def _generate(a)->int:

@@ -147,6 +147,7 @@ def memory_phases(
     grad_ckpt:bool=False,         # Gradient checkpointing?
     freeze_embeddings:bool=False, # Embeddings (and the tied output layer) frozen?
     freeze_layers:int=0,          # Number of lowest blocks frozen
+    chunk:int=0,                  # Tokens per chunk of logits in the loss (`LMTrainer`'s); 0: the full logits
 )->dict:                          # {moment: {part: bytes}}
     "Bytes by part at each moment of a training step that can be its peak."
     d, L, V, i = cfg.n_embd, cfg.n_layer, cfg.vocab_size, cfg.n_inner or 4 * cfg.n_embd
@@ -171,6 +172,13 @@ def memory_phases(
     def parts(weight_casts=0, gradients=0, activations=0, logits=0):
         return dict(weights=W, weight_casts=weight_casts, gradients=gradients, optimizer=O, activations=activations,
                     logits=logits)
+    if chunk:  # one chunk's logits at a time; the hidden states' and the output layer's gradients made on the way
+        H = 2 * 4 * N * d  # the hidden states of the tokens that count, gathered, and their gradient
+        return {'end of forward': parts(casts(cached), Gv, A, min(N, chunk) * V * (4 + (2 if a < 4 else 0)) + H),
+                'start of backward': parts(casts(saved), Gv, A, H),
+                'backward, top block': parts(casts(saved), Gv, A + X),
+                'backward, embeddings': parts(0, G + 2 * Gv, N * outer),
+                'optimizer step': parts(gradients=G)}
     return {'end of forward': parts(casts(cached), 0, A, NV * (a + (4 if a < 4 else 0) + 4)),
             'start of backward': parts(casts(saved), 0, A, 12 * NV),
             'backward, top block': parts(casts(saved), Gv, A + X),
@@ -227,6 +235,7 @@ class Plan:
     tokens:int=None          # Training tokens per epoch
     hours:float=None         # Estimated hours per epoch
     options:dict=None        # When it does not fit: GiB of the levers that would fit, by command-line flags
+    chunk:int=0              # Tokens per chunk of logits in the loss (0: the full logits)
 
 def _peak(cfg, dev:Device, prec:str, batch_size:int, **kw)->tuple:
     "The moment of the peak and its parts, with the workspace added."
@@ -256,6 +265,7 @@ def plan(
     tokens:int=None,              # Training tokens per epoch, for a time estimate
     lora_targets:list=None,       # Modules with LoRA adapters; default c_attn, c_proj
     mfu:float=0.25,               # Assumed share of the device's peak FLOP/s that training reaches
+    chunk:int=1024,               # Tokens per chunk of logits in the loss, as gpt_ft trains; 0: the full logits
 )->Plan:
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
@@ -270,21 +280,22 @@ def plan(
         f"Fix: use --freeze-layers {cfg.n_layer - 1} or less")
     kw = dict(block_size=block_size, lora=lora, lora_targets=lora_targets, grad_ckpt=grad_ckpt,
               freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers)
-    at, parts = _peak(cfg, dev, prec, batch_size, **kw)
+    if chunk < 0: raise InputError(f"chunk must be 0 (the full logits) or more, got {chunk}. Fix: use e.g. 1024")
+    at, parts = _peak(cfg, dev, prec, batch_size, chunk=chunk, **kw)
     total, c, fl, tf = sum(parts.values()), param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers), \
         train_flops(cfg, **kw), dev.tflops[prec]
     options = None
     if total > dev.memory:
         levers = {'--grad-ckpt': dict(grad_ckpt=True), '--lora 8': dict(lora=8, lora_targets=None),
                   '--lora 8 --grad-ckpt': dict(lora=8, lora_targets=None, grad_ckpt=True)}
-        options = {flags: sum(_peak(cfg, dev, prec, batch_size, **{**kw, **o})[1].values()) / GiB
+        options = {flags: sum(_peak(cfg, dev, prec, batch_size, chunk=chunk, **{**kw, **o})[1].values()) / GiB
                    for flags, o in levers.items()}
         options = {k: round(v, 1) for k, v in options.items() if v * GiB <= dev.memory}
     name = str(model) if isinstance(model, (str, os.PathLike)) else getattr(cfg, 'name_or_path', '') or 'GPT-2'
     return Plan(name, dev.name, prec, block_size, batch_size, lora, grad_ckpt, freeze_embeddings, freeze_layers,
                 c['total'], c['trainable'], parts, at, total, dev.memory, total <= dev.memory,
-                _max_batch(cfg, dev, prec, **kw), fl, tf, mfu, tokens,
-                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options)
+                _max_batch(cfg, dev, prec, chunk=chunk, **kw), fl, tf, mfu, tokens,
+                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options, chunk)
 
 # %% ../nbs/08_plan.ipynb #d8a6c037
 _notes = dict(weights='fp32, as the Trainer keeps them', weight_casts='{half} casts for the matrix products',
@@ -345,6 +356,7 @@ import torch
 torch.set_num_threads(1)
 from transformers import GPT2Config, GPT2LMHeadModel
 from gpt_ft.model import add_lora, freeze
+from gpt_ft.speed import chunked_lm_loss
 def maxrss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == 'darwin' else 1024)
 
 def train(run):
@@ -359,7 +371,11 @@ def train(run):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, fused=True)
     for _ in range(run['steps']):
-        model(input_ids=x, labels=x).loss.backward()
+        if run['chunk']:  # as LMTrainer computes it
+            m = model.get_base_model() if run['lora'] else model
+            loss = chunked_lm_loss(m.transformer(input_ids=x).last_hidden_state, m.lm_head.weight, x, chunk=run['chunk'])
+        else: loss = model(input_ids=x, labels=x).loss
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad()
@@ -369,7 +385,9 @@ runs = json.loads(sys.stdin.read())
 tiny = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=512, bos_token_id=0, eos_token_id=0).to_dict()
 for lora, ckpt in [(0, False), (0, True), (4, False), (4, True)]:  # load code and libraries before measuring
     train(dict(runs[0], config=tiny, batch_size=2, block_size=16, lora=lora, lora_targets=None, grad_ckpt=ckpt,
-               freeze_embeddings=True, freeze_layers=1))
+               freeze_embeddings=True, freeze_layers=1, chunk=0))
+    train(dict(runs[0], config=tiny, batch_size=2, block_size=16, lora=lora, lora_targets=None, grad_ckpt=ckpt,
+               freeze_embeddings=True, freeze_layers=1, chunk=8))
 for run in runs:
     r, w = os.pipe()
     pid = os.fork()
@@ -384,7 +402,7 @@ for run in runs:
 '''
 
 def measure_peak(
-    runs:list,          # Dicts of `plan` arguments: model, block_size, batch_size, lora, grad_ckpt, freeze_...
+    runs:list,          # Dicts of `plan` arguments: model, block_size, batch_size, lora, grad_ckpt, freeze_..., chunk
     steps:int=2,        # Training steps per run
     trim:bool=True,     # Give freed memory back to the system at once, so that RSS follows the bytes in tensors
     timeout:float=900,  # Seconds for all the runs
@@ -395,9 +413,10 @@ def measure_peak(
     specs = []
     for run in runs:
         run = dict(dict(model='gpt2', block_size=128, batch_size=1, lora=0, lora_targets=None, grad_ckpt=False,
-                        freeze_embeddings=False, freeze_layers=0), **run)
+                        freeze_embeddings=False, freeze_layers=0, chunk=1024), **run)
         specs.append(dict(run, config=model_config(run.pop('model')).to_dict(), steps=steps))
-    env = {**os.environ, 'TRANSFORMERS_VERBOSITY': 'error', **({'MALLOC_MMAP_THRESHOLD_': '65536'} if trim else {})}
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}  # glibc's tunables would change RSS
+    env.update(TRANSFORMERS_VERBOSITY='error', **({'MALLOC_MMAP_THRESHOLD_': '65536'} if trim else {}))
     out = subprocess.run([sys.executable, '-c', _MEASURE], input=json.dumps(specs), capture_output=True, text=True,
                          env=env, timeout=timeout)
     if out.returncode or 'failed' in out.stdout.split(): raise RuntimeError(

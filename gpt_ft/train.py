@@ -12,6 +12,7 @@ from .data import LMCollator, build_datasets
 from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
 from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_files, environment, fresh_dir,
                                latest_checkpoint, now, write_manifest, MANIFEST)
+from .speed import LMTrainer, auto_precision, fast_enabled, speed_kwargs
 
 # %% auto #0
 __all__ = ['training_args', 'make_trainer', 'default_lr', 'finetune']
@@ -29,23 +30,26 @@ def training_args(
     device:str='auto',           # 'auto', 'cpu', 'cuda', ...
     precision:str='auto',        # 'auto', 'fp32', 'fp16' or 'bf16'
     best:bool=False,             # Keep the checkpoint with the lowest validation loss as the final model?
+    fast:bool=None,              # Use the speed levers of `gpt_ft.speed`? Default: yes, unless `GPT_FT_NO_FAST=1`
     **kwargs,                    # Any other `TrainingArguments` field
 )->TrainingArguments:
     "`TrainingArguments` with the seed recipe's defaults plus evaluation, logging, seeding and precision."
     for name, v in [('epochs', epochs), ('batch_size', batch_size), ('lr', lr)]:
         if not v > 0: raise InputError(f"{name} must be above 0, got {v}. Fix: pass a positive {name}")
-    device, precision = pick_device(device), pick_precision(device, precision)
+    fast, device = fast_enabled(fast), pick_device(device)
+    precision = auto_precision(device) if fast and precision == 'auto' else pick_precision(device, precision)
     kw = dict(num_train_epochs=epochs, per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
               learning_rate=lr, save_strategy='steps', save_steps=save_steps, save_total_limit=save_total_limit,
               seed=seed, eval_strategy='steps' if has_eval else 'no', eval_steps=0.25, logging_steps=0.05,
               report_to='none', fp16=precision == 'fp16', bf16=precision == 'bf16', use_cpu=device == 'cpu',
               disable_tqdm=bool(os.environ.get('TQDM_DISABLE')) or None, logging_nan_inf_filter=False)
     if has_eval: kw.update(metric_for_best_model='eval_loss', greater_is_better=False)
+    if fast: kw.update(speed_kwargs(device))
     if best and not has_eval: raise InputError("best=True needs validation data. Fix: pass eval data or a val_split")
     if best: kw.update(load_best_model_at_end=True, save_steps=kw['eval_steps'])
     return TrainingArguments(output_dir=str(output_dir), **{**kw, **kwargs})
 
-# %% ../nbs/04_train.ipynb #d3b7fa5c
+# %% ../nbs/04_train.ipynb #8ddd8131
 class _QuietProgress(ProgressCallback):
     "The Trainer's progress bar, without the log dictionaries it prints."
     def on_log(self, args, state, control, logs=None, **kwargs): pass
@@ -57,13 +61,15 @@ def make_trainer(
     args:TrainingArguments, # From `training_args`
     patience:int=None,    # Stop after this many evaluations without a better validation loss
     callbacks:list=(),    # More `TrainerCallback`s
+    fast:bool=None,       # An `LMTrainer` (chunked loss, tuned allocator)? Default: yes, unless `GPT_FT_NO_FAST=1`
     **kwargs,             # Passed to `Trainer`
 )->Trainer:
     "A `Trainer` for causal language modelling on `dsets`, with safe checkpoints and a NaN guard."
     keep, args.save_total_limit = args.save_total_limit, None  # `Checkpoints` deletes old ones, safely
     cbs = [Checkpoints(keep), NonFiniteGuard(), *callbacks]
     if patience: cbs.append(EarlyStoppingCallback(early_stopping_patience=patience))
-    trainer = Trainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
+    cls = LMTrainer if fast_enabled(fast) else Trainer
+    trainer = cls(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
                       data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
                       **kwargs)
     printed = any(getattr(cb, 'prints_logs', False) for cb in callbacks)  # e.g. `LossPlot('terminal')`
@@ -155,6 +161,7 @@ def finetune(
     freeze_layers:int=0,         # Freeze the lowest this many transformer blocks
     grad_ckpt:bool=False,        # Gradient checkpointing: recompute activations in the backward pass, for less memory
     effective_batch:int=None,    # Blocks per optimizer step, accumulating gradients of `batch_size` blocks per pass
+    fast:bool=None,              # Use the speed levers of `gpt_ft.speed`? Default: yes, unless `GPT_FT_NO_FAST=1`
     callbacks:list=(),           # More `TrainerCallback`s
     **kwargs,                    # Any other `TrainingArguments` field (device=, precision=, save_steps=, ...)
 )->Trainer:                      # The trainer, with the trained model and its logs
@@ -166,7 +173,8 @@ def finetune(
                   epochs=epochs, batch_size=batch_size, lr=lr, line_by_line=line_by_line, pack=pack,
                   text_column=text_column, seed=seed, best=best, patience=patience, lora=lora, lora_alpha=lora_alpha,
                   lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_embeddings=freeze_embeddings,
-                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, **kwargs)
+                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, fast=fast_enabled(fast),
+                  **kwargs)
     if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
         effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
     if grad_ckpt: kwargs['activation_checkpointing'] = True
@@ -176,7 +184,7 @@ def finetune(
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     args = training_args(out, epochs, batch_size, lr or default_lr(model), seed=seed,
-                         has_eval=eval is not None or val_split > 0, best=best, **kwargs)
+                         has_eval=eval is not None or val_split > 0, best=best, fast=fast, **kwargs)
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
     if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
@@ -185,18 +193,17 @@ def finetune(
         dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
     main = args.process_index == 0  # with several processes, only the first writes
     if main and not resume: fresh_dir(out, overwrite)
-    trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks)
-    started = now()
+    trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks, fast=fast)
+    started, precision = now(), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'
     if main: write_manifest(
         out, status='running', config=config, data_files=files, seed=seed, started=started,
-        environment=environment(str(args.device), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32',
-                                args.world_size),
+        environment=environment(str(args.device), precision, args.world_size),
         **({'resumed': [dict(at=started, checkpoint=ckpt.name)]} if ckpt else {}))
     guard = next(c for c in trainer.callback_handler.callbacks if isinstance(c, NonFiniteGuard))
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     if guard.bad_step is not None:
         if main: write_manifest(out, status='diverged', ended=now(), diverged_at_step=guard.bad_step)
-        raise guard.error(pick_precision(kwargs.get('device', 'auto'), kwargs.get('precision', 'auto')))
+        raise guard.error(precision)
     st = trainer.state  # the Trainer evaluates at the last step; only a best model loaded after it needs another pass
     last = next((h for h in reversed(st.log_history) if 'eval_loss' in h and h.get('step') == st.global_step), None)
     metrics = {} if 'validation' not in dsets else trainer.evaluate() if best or last is None else last

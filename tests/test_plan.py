@@ -6,9 +6,12 @@ from gpt_ft.model import add_lora, freeze, saved_bytes, tiny_gpt2
 from gpt_ft.plan import (DEVICES, GiB, SHAPES, Device, block_activations, cpu_device, measure_peak, model_config,
                          param_counts, plan, plan_report, plan_table, train_flops)
 
-# Three shapes, each dominated by another part: the logits, the activations, the weights and optimizer state.
-CHECKED = [dict(model=GPT2Config(n_layer=2, n_embd=64, n_head=2), batch_size=8, block_size=256),
-           dict(model=GPT2Config(n_layer=4, n_embd=256, n_head=8, vocab_size=8192, bos_token_id=0, eos_token_id=0), batch_size=4, block_size=256),
+# Three shapes with the model's own loss, each dominated by another part: the logits, the activations, the weights and
+# optimizer state; then the first and the last with gpt_ft's chunked loss.
+CHECKED = [dict(model=GPT2Config(n_layer=2, n_embd=64, n_head=2), batch_size=8, block_size=256, chunk=0),
+           dict(model=GPT2Config(n_layer=4, n_embd=256, n_head=8, vocab_size=8192, bos_token_id=0, eos_token_id=0), batch_size=4, block_size=256, chunk=0),
+           dict(model='distilgpt2', batch_size=2, block_size=128, chunk=0),
+           dict(model=GPT2Config(n_layer=2, n_embd=64, n_head=2), batch_size=8, block_size=256),
            dict(model='distilgpt2', batch_size=2, block_size=128)]
 
 @pytest.fixture(scope='module')
@@ -22,7 +25,12 @@ def test_estimate_within_25_percent_of_the_measured_peak(measured, i):
 
 def test_the_checked_shapes_peak_for_different_reasons():
     tensors = [{k: v for k, v in plan(gpu='CPU', **s).parts.items() if k != 'workspace'} for s in CHECKED]
-    assert [max(t, key=t.get) for t in tensors] == ['logits', 'activations', 'optimizer']
+    assert [max(t, key=t.get) for t in tensors] == ['logits', 'activations', 'optimizer', 'logits', 'optimizer']
+
+def test_the_chunked_loss_lowers_the_measured_peak_as_planned(measured):
+    "The tiny model at batch 8 x 256 is dominated by its logits: the chunked loss cuts its peak by three quarters."
+    assert measured[3] < measured[0] / 3
+    assert plan(gpu='CPU', **CHECKED[3]).parts['logits'] < plan(gpu='CPU', **CHECKED[0]).parts['logits'] / 3
 
 def test_parameter_counts_match_real_models():
     assert param_counts(model_config('gpt2'))['total'] == 124_439_808
@@ -51,11 +59,14 @@ def test_block_activations_equal_what_autograd_keeps_on_cpu(setup):
                                                   8 if setup == 'lora' else 0, ins)
 
 def test_known_cases_on_a_t4():
-    p = plan('gpt2-medium', 'T4', block_size=512, batch_size=8)
+    p = plan('gpt2-medium', 'T4', block_size=512, batch_size=8, chunk=0)  # the model's own loss
     assert p.precision == 'fp16' and not p.fits and 0 < p.max_batch < 8
-    assert plan('gpt2-medium', 'T4', batch_size=p.max_batch).fits and not plan('gpt2-medium', 'T4', batch_size=p.max_batch + 1).fits
+    assert plan('gpt2-medium', 'T4', batch_size=p.max_batch, chunk=0).fits and not plan('gpt2-medium', 'T4', batch_size=p.max_batch + 1, chunk=0).fits
     assert set(p.options) == {'--grad-ckpt', '--lora 8', '--lora 8 --grad-ckpt'}
-    assert plan('gpt2-medium', 'T4', grad_ckpt=True).fits and plan('gpt2', 'T4').fits
+    assert plan('gpt2-medium', 'T4', grad_ckpt=True, chunk=0).fits and plan('gpt2', 'T4', chunk=0).fits
+    chunked = plan('gpt2-medium', 'T4', block_size=512, batch_size=8)  # as gpt_ft trains
+    assert chunked.fits and chunked.max_batch > p.max_batch and chunked.parts['logits'] < p.parts['logits'] / 5
+    assert not plan('gpt2-large', 'T4').fits
     xl = plan('gpt2-xl', 'T4', batch_size=1)
     assert not xl.fits and xl.max_batch == 0 and xl.parts['weights'] + xl.parts['optimizer'] > 17 * GiB  # 12 B/param
     assert plan('gpt2-xl', 'A100-80', batch_size=1).fits
@@ -97,6 +108,7 @@ def test_bad_input_names_the_problem_and_the_fix(tmp_path):
     with pytest.raises(InputError, match='T4 does not train in bf16. Fix: use --precision fp32 or fp16'):
         plan('gpt2', 'T4', precision='bf16')
     with pytest.raises(InputError, match='--batch-size 1 or more'): plan('gpt2', batch_size=0)
+    with pytest.raises(InputError, match='chunk must be 0'): plan('gpt2', chunk=-1)
     with pytest.raises(InputError, match='LoRA target'): plan('gpt2', lora=8, lora_targets=['q_proj'])
     GPT2Config(n_layer=2).save_pretrained(tmp_path/'ok')
     (tmp_path/'llama').mkdir()
@@ -104,7 +116,7 @@ def test_bad_input_names_the_problem_and_the_fix(tmp_path):
     with pytest.raises(InputError, match="GPT-2 architecture only, not 'llama'"): plan(tmp_path/'llama')
 
 def test_report_and_table():
-    report = plan_report(plan('gpt2-medium', 'T4', tokens=1_000_000))
+    report = plan_report(plan('gpt2-large', 'T4', tokens=1_000_000))
     for part in ('weights', 'weight casts', 'gradients', 'optimizer', 'activations', 'logits', 'workspace', 'total'):
         assert f'\n  {part} ' in report
     assert 'does NOT fit' in report and 'largest batch that fits: ' in report and 'time per epoch' in report

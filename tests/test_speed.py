@@ -1,5 +1,5 @@
 "The speed levers give the same results as the plain path, and each can be switched off."
-import os, subprocess, sys, tempfile, warnings
+import json, os, subprocess, sys, tempfile, warnings
 from pathlib import Path
 import pytest, torch
 from transformers import AutoConfig, AutoModelForCausalLM, PrinterCallback, Trainer
@@ -8,7 +8,7 @@ from gpt_ft.data import LMCollator, build_datasets
 from gpt_ft.model import add_lora, tiny_gpt2
 from gpt_ft.speed import (CHUNKED_TYPES, LMTrainer, NO_MALLOC_TUNING, auto_precision, chunked_lm_loss, cpu_bf16,
                           speed_kwargs, tune_malloc)
-from gpt_ft.train import training_args
+from gpt_ft.train import finetune, training_args
 
 warnings.filterwarnings('ignore', message='.*is_gradient_checkpointing')
 
@@ -93,6 +93,7 @@ def run(dsets, cls=Trainer, lora=0, steps=4, args_kw={}, **kw):
     "Losses of `steps` training steps, the validation loss, and the trainer."
     model = tiny_gpt2(n_layer=1, n_embd=32, n_head=2)
     if lora: model = add_lora(model, lora)
+    args_kw = dict(dict(precision='fp32'), **args_kw)  # the same numbers on every CPU, bf16 or not
     args = training_args(tempfile.mkdtemp(), batch_size=8, lr=1e-3, device='cpu', max_steps=steps, logging_steps=1,
                          eval_steps=steps, save_strategy='no', disable_tqdm=True, **args_kw)
     t = cls(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets['validation'],
@@ -126,6 +127,29 @@ def test_fused_adamw_same_losses(dsets):
     assert fused[2].args.optim == 'adamw_torch_fused'
     assert fused[0] == pytest.approx(plain[0], rel=1e-4)
     assert fused[1] == pytest.approx(plain[1], rel=1e-4)
+
+@pytest.mark.skipif(not cpu_bf16(), reason='this CPU has no native bf16')
+def test_trainer_bf16_close_to_plain(dsets):
+    plain = run(dsets, args_kw=dict(precision='bf16'))
+    chunked = run(dsets, LMTrainer, args_kw=dict(precision='bf16'))
+    assert chunked[2].args.bf16 and chunked[1] == pytest.approx(plain[1], rel=2e-2)
+
+def test_finetune_fast_by_default_and_switched_off(tmp_path, tiny_model, news, monkeypatch):
+    "finetune trains with LMTrainer unless fast=False or GPT_FT_NO_FAST=1, to the same validation losses, and says which."
+    kw = dict(model=tiny_model, line_by_line=True, batch_size=16, lr=3e-3, precision='fp32')
+    fast, plain = finetune(news, output_dir=tmp_path/'fast', **kw), finetune(news, output_dir=tmp_path/'plain', fast=False, **kw)
+    monkeypatch.setenv('GPT_FT_NO_FAST', '1')
+    env = finetune(news, output_dir=tmp_path/'env', max_steps=1, **kw)
+    assert (type(fast), type(plain), type(env)) == (LMTrainer, Trainer, Trainer)
+    evals = [[h['eval_loss'] for h in t.state.log_history if 'eval_loss' in h] for t in (fast, plain)]
+    assert len(evals[0]) >= 2 and evals[0] == pytest.approx(evals[1], rel=1e-3)
+    assert [json.loads((tmp_path/d/'gpt_ft_run.json').read_text())['config']['fast'] for d in ('fast', 'plain', 'env')] == [True, False, False]
+
+def test_cli_no_fast(cli, tmp_path, tiny_model, news):
+    r = cli('train', news, '--model', tiny_model, '--output', tmp_path/'run', '--line-by-line', '--epochs', 0.3,
+            '--no-fast', '--no-report')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/'run'/'gpt_ft_run.json').read_text())['config']['fast'] is False
 
 # ---------------------------------------------------------------- allocator, precision
 _child = """
