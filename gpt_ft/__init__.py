@@ -24,3 +24,15 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 def __dir__(): return sorted(list(globals()) + __all__)
+
+import sys as _sys, types as _types
+
+class _Package(_types.ModuleType):
+    "`gpt_ft.evaluate`, `gpt_ft.report`, ... stay the API's functions when the modules of the same name are imported."
+    def __setattr__(self, name, value):
+        if name in _clashes and isinstance(value, _types.ModuleType): return  # the module is in sys.modules all the same
+        super().__setattr__(name, value)
+
+_clashes = {n for names in _api.values() for n in names if n in _api}  # functions named like their module
+_sys.modules[__name__].__class__ = _Package
+

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #58393291
 from __future__ import annotations
-import json, os
+import hashlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, torch
@@ -122,6 +122,14 @@ def _tokenize_batch(batch, tokenizer, eos:list):
     ids = tokenizer(batch['text'], add_special_tokens=False, verbose=False)['input_ids']
     return {'input_ids': [x + eos for x in ids]}
 
+def _cache_key(ds:Dataset, tokenizer, eos:list)->str|None:
+    "The fingerprint of `ds` tokenized by `tokenizer`; None (let `datasets` hash it) for tokenizers without JSON."
+    backend = getattr(tokenizer, 'backend_tokenizer', None)
+    if backend is None: return None
+    from gpt_ft import __version__
+    parts = [ds._fingerprint, backend.to_str(), repr(eos), __version__, _tokenize_batch.__code__.co_code.hex()]
+    return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:32]
+
 def tokenize_texts(
     ds:Dataset,           # Documents, one `text` column
     tokenizer,            # A Hugging Face tokenizer
@@ -132,7 +140,7 @@ def tokenize_texts(
     if num_proc is None and len(ds) >= 10_000: num_proc = min(os.cpu_count() or 1, 8)
     eos = [tokenizer.eos_token_id] if add_eos else []
     return ds.map(_tokenize_batch, batched=True, fn_kwargs=dict(tokenizer=tokenizer, eos=eos), num_proc=num_proc,
-                  remove_columns=ds.column_names, desc='Tokenizing')
+                  remove_columns=ds.column_names, desc='Tokenizing', new_fingerprint=_cache_key(ds, tokenizer, eos))
 
 # %% ../nbs/01_data.ipynb #adc29b10
 def make_blocks(

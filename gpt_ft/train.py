@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, os, shutil, tempfile
 from pathlib import Path
-from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 from .core import InputError, load_tokenizer
 from .data import LMCollator, build_datasets
 from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
@@ -115,8 +115,9 @@ def _save(trainer:Trainer, out:Path, metrics:dict):
     trainer.save_state()
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
-_same_run = ('block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split', 'text_column',
-             'lora', 'freeze_embeddings', 'freeze_layers', 'effective_batch')
+_same_run = ('model', 'block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split',
+             'text_column', 'lora', 'lora_alpha', 'lora_targets', 'freeze_embeddings', 'freeze_layers', 'effective_batch',
+             'max_steps')
 
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
@@ -125,7 +126,8 @@ def _resume_from(out:Path, config:dict, files:list)->Path:
         f"there is no complete checkpoint in '{out}' to resume from. Fix: start the run again without resume "
         "(--resume), using overwrite=True (--overwrite) to replace the folder")
     old = json.loads((out/MANIFEST).read_text()) if (out/MANIFEST).exists() else {}
-    diff = [k for k in _same_run if k in old.get('config', {}) and old['config'][k] != config[k]]
+    cfg = old.get('config')  # None: a folder without a manifest, nothing to compare
+    diff = [k for k in _same_run if cfg is not None and cfg.get(k) != config.get(k)]
     if [f['sha256'] for f in old.get('data_files', files)] != [f['sha256'] for f in files]: diff.append('data files')
     if diff: raise InputError(f"the run in '{out}' was started with other settings ({', '.join(diff)} differ). Fix: "
                               "resume with the same data and options, or start a new run in another folder")
@@ -187,7 +189,7 @@ def finetune(
                          has_eval=eval is not None or val_split > 0, best=best, fast=fast, **kwargs)
     tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
     _check_fits(model, tok, block_size)
-    if lora: model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)
+    if lora: set_seed(seed); model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)  # same adapters each run
     if freeze_embeddings or freeze_layers: freeze(model, freeze_embeddings, freeze_layers)
     with args.main_process_first(desc='tokenizing'):  # with several processes, the first fills the datasets cache
         dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)

@@ -71,7 +71,7 @@ def test_overwrite_replaces_the_run(cli, tmp_path, tiny_model, news):
     out = tmp_path/'run'
     out.mkdir(); (out/'notes.txt').write_text('an earlier run')
     r = cli('train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--batch-size', 16,
-            '--overwrite', '--val-split', 0)
+            '--overwrite', '--val-split', 0, '--no-report')
     assert r.returncode == 0, r.stderr
     assert (out/'model.safetensors').exists() and not (out/'notes.txt').exists()
     assert not (out/'eval_results.json').exists()  # --val-split 0: no validation
@@ -79,7 +79,7 @@ def test_overwrite_replaces_the_run(cli, tmp_path, tiny_model, news):
 def test_several_data_files_and_eval_file(cli, tmp_path, tiny_model, news, heldout):
     out = tmp_path/'run'
     r = cli('train', news, heldout, '--model', tiny_model, '--output', out, '--eval', heldout, '--line-by-line',
-            '--batch-size', 16, '--block-size', 64, '--epochs', 0.5)
+            '--batch-size', 16, '--block-size', 64, '--epochs', 0.5, '--no-report')
     assert r.returncode == 0, r.stderr
     assert json.loads((out/'eval_results.json').read_text())['eval_loss'] > 0
     assert 'validation loss' in r.stdout
@@ -97,9 +97,10 @@ def test_prepare(cli, tmp_path):
     assert cli('prepare', EXAMPLES/'tech_news.txt', '--batch-size', '0').returncode == 2
 
 def test_plan(cli):
-    full, lora = [json.loads(cli('plan', '--model', 'gpt2-medium', '--gpu', 'T4', *x, '--json').stdout)
-                  for x in [(), ('--lora', '8', '--grad-ckpt')]]
-    assert lora['total'] < full['total'] and lora['fits'] and not full['fits']
+    full, lora, plain = [json.loads(cli('plan', '--model', 'gpt2-medium', '--gpu', 'T4', *x, '--json').stdout)
+                         for x in [(), ('--lora', '8', '--grad-ckpt'), ('--no-fast',)]]
+    assert lora['total'] < full['total'] and lora['fits'] and full['fits'] and full['chunk'] == 1024
+    assert not plain['fits'] and plain['chunk'] == 0  # the model's own loss: 2 GiB of logits more
     r = cli('plan', '--gpu', 'V100')
     assert r.returncode == 2 and 'Fix:' in r.stderr
 

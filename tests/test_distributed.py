@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import OFFLINE, gpt_ft
 
-ARGS = ['--line-by-line', '--epochs', 2, '--block-size', 64, '--lr', 3e-3, '--seed', 0, '--precision', 'fp32']
+ARGS = ['--line-by-line', '--epochs', 2, '--block-size', 64, '--lr', 3e-3, '--seed', 0, '--precision', 'fp32', '--no-report']
 
 def _run(cmd, **env) -> subprocess.CompletedProcess:
     r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=600,

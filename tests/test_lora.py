@@ -38,7 +38,7 @@ def test_merged_model_equals_base_plus_adapter(lora_run, tiny_model):
 def test_cli_lora(cli, tmp_path, tiny_model, news):
     out = tmp_path/'run'
     r = cli('train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--epochs', 0.5,
-            '--block-size', 64, '--lora', 4, '--lora-targets', 'c_attn')
+            '--block-size', 64, '--lora', 4, '--lora-targets', 'c_attn', '--no-report')
     assert r.returncode == 0, r.stderr
     assert json.loads((out/'adapter'/'adapter_config.json').read_text())['target_modules'] == ['c_attn']
     r = cli('train', news, '--model', tiny_model, '--output', tmp_path/'bad', '--lora', -1)

@@ -41,3 +41,14 @@ def test_installed_wheel_runs_outside_the_source_tree(wheel, tmp_path):
     assert r.returncode == 0, r.stderr
     where, ids = r.stdout.strip().splitlines()
     assert Path(where).is_relative_to(site) and ids == '[15496, 995]'
+
+def test_every_api_name_is_there_and_functions_win_over_their_modules():
+    "`from gpt_ft import evaluate` is the function, even after `gpt_ft.evaluate` the module was imported."
+    code = ("import gpt_ft.evaluate, gpt_ft.generate, gpt_ft.report, gpt_ft.plan, gpt_ft.preview, importlib, types, gpt_ft\n"
+            "from gpt_ft import evaluate, generate, report, plan, preview\n"
+            "assert all(callable(f) and not isinstance(f, types.ModuleType) for f in (evaluate, generate, report, plan, preview))\n"
+            "assert all(getattr(gpt_ft, n) is not None for n in gpt_ft.__all__)\n"
+            "assert importlib.import_module('gpt_ft.evaluate').evaluate is evaluate\n"
+            "print('ok')")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.stdout.strip() == 'ok', r.stderr[-2000:]

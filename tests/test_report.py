@@ -1,12 +1,12 @@
 "Live loss plot, samples during training, memorisation check and the before/after report."
-import io, json, re
+import importlib, io, json, re
 from pathlib import Path
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 from gpt_ft.core import InputError, load_tokenizer
 from gpt_ft.model import tiny_gpt2
 from gpt_ft.train import finetune
-import gpt_ft.report as rp
+rp = importlib.import_module('gpt_ft.report')  # the module; `gpt_ft.report` is the function
 from gpt_ft.report import LossPlot, Samples, history, live_mode, memorisation, report
 
 PROMPTS = ["The new release", "Shares of"]

@@ -6,7 +6,8 @@ import pytest
 from conftest import OFFLINE, gpt_ft
 from gpt_ft.checkpoint import MARKER, checkpoints, latest_checkpoint
 
-ARGS = ['--line-by-line', '--epochs', 2, '--batch-size', 8, '--block-size', 64, '--lr', 3e-3, '--save-steps', 4, '--seed', 0]
+ARGS = ['--line-by-line', '--epochs', 2, '--batch-size', 8, '--block-size', 64, '--lr', 3e-3, '--save-steps', 4, '--seed', 0,
+        '--no-report']
 
 def _train_cmd(news, model, out, *extra):
     return [sys.executable, '-m', 'gpt_ft', 'train', news, '--model', model, '--output', out, *ARGS, *extra]

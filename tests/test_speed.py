@@ -153,18 +153,25 @@ def test_cli_no_fast(cli, tmp_path, tiny_model, news):
 
 # ---------------------------------------------------------------- allocator, precision
 _child = """
-import resource, sys, torch
+import os, resource, sys, torch
 from gpt_ft.model import tiny_gpt2
 from gpt_ft.speed import chunked_lm_loss, tune_malloc
 print(tune_malloc())
 m = tiny_gpt2(n_layer=1, n_embd=32, n_head=2)
 ids = torch.randint(0, 50257, (16, 128))
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-base = peak()
-chunked_lm_loss(m.transformer(input_ids=ids).last_hidden_state, m.lm_head.weight, ids).backward()
-chunked = peak() - base
-m(input_ids=ids, labels=ids).loss.backward()
-print(chunked, peak() - base)
+
+def growth(step)->int:
+    "MB of peak-memory growth of `step`, in a forked child (whose peak starts at its own size, not its parent's)."
+    r, w = os.pipe()
+    if os.fork() == 0:
+        base = peak(); step(); os.write(w, str(peak() - base).encode()); os._exit(0)
+    os.close(w); os.wait()
+    return int(os.read(r, 64))
+
+chunked = growth(lambda: chunked_lm_loss(m.transformer(input_ids=ids).last_hidden_state, m.lm_head.weight, ids).backward())
+plain = growth(lambda: m(input_ids=ids, labels=ids).loss.backward())
+print(chunked, plain)
 """
 
 @pytest.fixture(scope='module')
