@@ -104,6 +104,8 @@ def load_texts(
     encoding:str='utf-8',     # Encoding of text files
 )->Dataset:                   # One `text` column, one row per document
     "Load raw text from anywhere into a `Dataset` with one document per row."
+    if not isinstance(source, (str, os.PathLike, Dataset, DatasetDict, list, tuple)) and hasattr(source, '__len__') \
+        and hasattr(source, '__iter__'): source = list(source)  # a dataset's column, a pandas Series, an array
     if isinstance(source, (Dataset, DatasetDict)): ds = _text_only(source, text_column, 'the dataset')
     elif isinstance(source, (list, tuple)) and source and all(isinstance(s, str) for s in source):
         ds = Dataset.from_dict({'text': list(source)})
