@@ -168,14 +168,14 @@ def finetune(
     **kwargs,                    # Any other `TrainingArguments` field (device=, precision=, save_steps=, ...)
 )->Trainer:                      # The trainer, with the trained model and its logs
     "Fine-tune a causal language model on your text and save it as a Hugging Face model folder."
-    out = check_output_dir(output_dir, overwrite, resume)
+    out, fast = check_output_dir(output_dir, overwrite, resume), fast_enabled(fast)
     config = dict(train=str(train) if isinstance(train, (str, os.PathLike)) else type(train).__name__,
                   model=str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
                   eval=str(eval) if eval is not None else None, val_split=val_split, block_size=block_size,
                   epochs=epochs, batch_size=batch_size, lr=lr, line_by_line=line_by_line, pack=pack,
                   text_column=text_column, seed=seed, best=best, patience=patience, lora=lora, lora_alpha=lora_alpha,
                   lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_embeddings=freeze_embeddings,
-                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, fast=fast_enabled(fast),
+                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, fast=fast,
                   **kwargs)
     if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
         effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
