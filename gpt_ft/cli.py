@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
 from . import __version__
-from .core import GptFtError
+from .core import CHUNK_TOKENS, GptFtError
 
 # %% auto #0
 __all__ = ['parser', 'main']
@@ -169,7 +169,7 @@ def _plan(a)->int:
     from dataclasses import asdict
     from gpt_ft.plan import plan, plan_report
     p = plan(a.model, a.gpu, a.block_size, a.batch_size, a.lora, a.grad_ckpt, a.precision, a.freeze_layers,
-             a.freeze_embeddings, int(a.tokens) if a.tokens else None, chunk=1024 if a.fast else 0)
+             a.freeze_embeddings, int(a.tokens) if a.tokens else None, chunk=CHUNK_TOKENS if a.fast else 0)
     print(json.dumps(asdict(p)) if a.json else plan_report(p))
 
 def _generate(a)->int:

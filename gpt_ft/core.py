@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'BUNDLED', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path', 'hub_error',
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path', 'hub_error',
            'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
@@ -72,6 +72,9 @@ def resolve_name(
         f"the bundled model is missing from this installation ({bundled_dir()}). Fix: reinstall gpt_ft, or in a "
         "source checkout rebuild it with `python tools/build_bundled.py`")
     return bundled_dir()
+
+# %% ../nbs/00_core.ipynb #6e72bed0
+CHUNK_TOKENS = 1024  # Tokens per chunk of logits in gpt_ft's training loss, and in the planner's count of it
 
 # %% ../nbs/00_core.ipynb #737faee9
 _tok_files = ('tokenizer.json', 'vocab.json', 'tokenizer_config.json', 'tokenizer.model')

@@ -13,7 +13,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from .core import InputError, InputNotFound, looks_like_path, hub_error
 
 # %% auto #0
-__all__ = ['check_text_file', 'load_texts', 'tokenize_texts', 'make_blocks', 'LMCollator', 'build_datasets']
+__all__ = ['PIECE_CHARS', 'check_text_file', 'load_texts', 'tokenize_texts', 'make_blocks', 'LMCollator', 'build_datasets']
 
 # %% ../nbs/01_data.ipynb #472c0154
 _text_exts = ('.txt', '.text', '.md')
@@ -120,9 +120,37 @@ def load_texts(
     return ds
 
 # %% ../nbs/01_data.ipynb #732a413d
-def _tokenize_batch(batch, tokenizer, eos:list):
-    ids = tokenizer(batch['text'], add_special_tokens=False, verbose=False)['input_ids']
-    return {'input_ids': [x + eos for x in ids]}
+PIECE_CHARS = 1 << 16  # Long documents are tokenized in pieces of about this many characters
+
+def _splits_like_gpt2(tokenizer)->bool:
+    "Does `tokenizer` pre-tokenize exactly as GPT-2 does (byte-level, no prefix space, nothing before it)?"
+    backend = getattr(tokenizer, 'backend_tokenizer', None)
+    if backend is None: return False
+    spec = json.loads(backend.to_str())
+    pre = spec.get('pre_tokenizer') or {}
+    return (spec.get('normalizer') is None and pre.get('type') == 'ByteLevel' and not pre.get('add_prefix_space')
+            and pre.get('use_regex', True))
+
+def _pieces(text:str, size:int=PIECE_CHARS)->list[str]:
+    "Cut `text` about every `size` characters, just before a line break that follows a non-space character."
+    out, last = [], 0
+    while len(text) - last > size:
+        i = text.find('\n', last + size)
+        while i > 0 and text[i-1].isspace(): i = text.find('\n', i + 1)
+        if i < 0: break
+        out.append(text[last:i]); last = i
+    return out + [text[last:]]
+
+def _tokenize_batch(batch, tokenizer, eos:list, cut:bool, size:int=PIECE_CHARS):
+    "Token ids of each text followed by `eos`, as int32 arrays; with `cut`, long texts are tokenized in pieces."
+    pieces = [_pieces(t, size) if cut else [t] for t in batch['text']]
+    flat, arrays = [p for ps in pieces for p in ps], []
+    for j in range(0, len(flat), 64):  # at most ~4 MB of text, and its ids as Python ints, at a time
+        arrays += [np.array(x, np.int32) for x in
+                   tokenizer(flat[j:j + 64], add_special_tokens=False, verbose=False)['input_ids']]
+    tail, out, i = np.array(eos, np.int32), [], 0
+    for ps in pieces: out.append(np.concatenate(arrays[i:i + len(ps)] + [tail])); i += len(ps)
+    return {'input_ids': out}
 
 def _cache_key(ds:Dataset, tokenizer, eos:list)->str|None:
     "The fingerprint of `ds` tokenized by `tokenizer`; None (let `datasets` hash it) for tokenizers without JSON."
@@ -141,7 +169,8 @@ def tokenize_texts(
     "Tokenize every document, ending each with the end-of-text token."
     if num_proc is None and len(ds) >= 10_000: num_proc = min(os.cpu_count() or 1, 8)
     eos = [tokenizer.eos_token_id] if add_eos else []
-    return ds.map(_tokenize_batch, batched=True, fn_kwargs=dict(tokenizer=tokenizer, eos=eos), num_proc=num_proc,
+    return ds.map(_tokenize_batch, batched=True, num_proc=num_proc,
+                  fn_kwargs=dict(tokenizer=tokenizer, eos=eos, cut=_splits_like_gpt2(tokenizer)),
                   remove_columns=ds.column_names, desc='Tokenizing', new_fingerprint=_cache_key(ds, tokenizer, eos))
 
 # %% ../nbs/01_data.ipynb #adc29b10

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
-from .core import InputError, resolve_name
+from .core import CHUNK_TOKENS, InputError, resolve_name
 
 # %% auto #0
 __all__ = ['GiB', 'DEVICES', 'SHAPES', 'Device', 'cpu_device', 'get_device', 'model_config', 'param_counts', 'block_activations',
@@ -265,7 +265,7 @@ def plan(
     tokens:int=None,              # Training tokens per epoch, for a time estimate
     lora_targets:list=None,       # Modules with LoRA adapters; default c_attn, c_proj
     mfu:float=0.25,               # Assumed share of the device's peak FLOP/s that training reaches
-    chunk:int=1024,               # Tokens per chunk of logits in the loss, as gpt_ft trains; 0: the full logits
+    chunk:int=CHUNK_TOKENS,       # Tokens per chunk of logits in the loss, as gpt_ft trains; 0: the full logits
 )->Plan:
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
@@ -280,7 +280,7 @@ def plan(
         f"Fix: use --freeze-layers {cfg.n_layer - 1} or less")
     kw = dict(block_size=block_size, lora=lora, lora_targets=lora_targets, grad_ckpt=grad_ckpt,
               freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers)
-    if chunk < 0: raise InputError(f"chunk must be 0 (the full logits) or more, got {chunk}. Fix: use e.g. 1024")
+    if chunk < 0: raise InputError(f"chunk must be 0 (the full logits) or more, got {chunk}. Fix: use e.g. {CHUNK_TOKENS}")
     at, parts = _peak(cfg, dev, prec, batch_size, chunk=chunk, **kw)
     total, c, fl, tf = sum(parts.values()), param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers), \
         train_flops(cfg, **kw), dev.tflops[prec]
@@ -413,7 +413,7 @@ def measure_peak(
     specs = []
     for run in runs:
         run = dict(dict(model='gpt2', block_size=128, batch_size=1, lora=0, lora_targets=None, grad_ckpt=False,
-                        freeze_embeddings=False, freeze_layers=0, chunk=1024), **run)
+                        freeze_embeddings=False, freeze_layers=0, chunk=CHUNK_TOKENS), **run)
         specs.append(dict(run, config=model_config(run.pop('model')).to_dict(), steps=steps))
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}  # glibc's tunables would change RSS
     env.update(TRANSFORMERS_VERBOSITY='error', **({'MALLOC_MMAP_THRESHOLD_': '65536'} if trim else {}))

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import nn
 from transformers import Trainer
-from .core import InputError
+from .core import CHUNK_TOKENS, InputError
 
 # %% auto #0
 __all__ = ['NO_MALLOC_TUNING', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'cpu_bf16', 'auto_precision', 'chunked_lm_loss',
@@ -100,10 +100,10 @@ def chunked_lm_loss(
     weight:torch.Tensor,   # `(vocab, width)` weight of the output layer (no bias)
     labels:torch.Tensor,   # `(batch, seq)` token ids, -100 where ignored; shifted here as the model shifts them
     num_items:int|torch.Tensor=None, # Divide the summed loss by this (the Trainer's `num_items_in_batch`); default: mean
-    chunk:int=1024,        # Tokens per chunk of logits
+    chunk:int=CHUNK_TOKENS, # Tokens per chunk of logits
 )->torch.Tensor:           # The loss, as the model computes it from the full logits
     "Causal language-modelling cross-entropy of `hidden @ weight.T`, computed a chunk of tokens at a time."
-    if chunk < 1: raise InputError(f"chunk must be at least 1 token, got {chunk}. Fix: use e.g. 1024")
+    if chunk < 1: raise InputError(f"chunk must be at least 1 token, got {chunk}. Fix: use e.g. {CHUNK_TOKENS}")
     y = F.pad(labels, (0, 1), value=-100)[..., 1:].reshape(-1)
     keep = (y != -100).nonzero()[:, 0]                   # the tokens that count
     h, y = hidden.reshape(-1, hidden.shape[-1])[keep], y[keep]
@@ -121,11 +121,11 @@ _body_inputs = {'input_ids', 'attention_mask', 'position_ids', 'token_type_ids',
 class LMTrainer(Trainer):
     "A `Trainer` whose causal language-modelling loss never materialises the full logits."
     def __init__(self, *args,
-                 chunk_tokens:int=1024,   # Tokens per chunk of logits in the loss; 0: the model's own loss
+                 chunk_tokens:int=CHUNK_TOKENS, # Tokens per chunk of logits in the loss; 0: the model's own loss
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
                  **kwargs):               # Passed to `Trainer`
         if chunk_tokens < 0: raise InputError(
-            f"chunk_tokens must be 0 (the model's own loss) or more, got {chunk_tokens}. Fix: use e.g. 1024")
+            f"chunk_tokens must be 0 (the model's own loss) or more, got {chunk_tokens}. Fix: use e.g. {CHUNK_TOKENS}")
         super().__init__(*args, **kwargs)
         self.chunk_tokens, self._loss_only = chunk_tokens, False
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)

@@ -16,3 +16,24 @@ def test_round_trip_is_lossless(s):
 def test_every_family_name_is_offline():
     vocab = tok.get_vocab()
     for name in sorted(GPT2_FAMILY): assert load_tokenizer(name).get_vocab() == vocab, name
+
+# Long documents are tokenized in pieces cut before line breaks: the ids must be those of the whole text
+_lines = st.lists(st.sampled_from(list('ab Z1.,\'’é😀\t\r\u00a0\u2028') + ['\n', '\n\n', ' \n', "'s"]),
+                  max_size=30).map(''.join)
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_lines, max_size=12), st.integers(1, 30))
+def test_pieces_keep_the_ids(lines, size):
+    from gpt_ft.data import _pieces, _tokenize_batch
+    text = '\n'.join(lines)
+    assert ''.join(_pieces(text, size)) == text
+    got = _tokenize_batch({'text': [text]}, tok, [tok.eos_token_id], cut=True, size=size)['input_ids'][0]
+    assert got.tolist() == tok(text, add_special_tokens=False).input_ids + [tok.eos_token_id]
+
+def test_only_gpt2_style_tokenizers_are_cut(tmp_path):
+    from transformers import AutoTokenizer
+    from gpt_ft.data import _splits_like_gpt2
+    assert _splits_like_gpt2(tok)
+    tok.save_pretrained(tmp_path)
+    spaced = AutoTokenizer.from_pretrained(tmp_path, add_prefix_space=True)  # a leading space changes every piece
+    assert not _splits_like_gpt2(spaced)

