@@ -4,13 +4,14 @@
 
 # %% ../nbs/01_data.ipynb #58393291
 from __future__ import annotations
-import hashlib, json, os
+import functools, hashlib, json, os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, torch
 import datasets
 from datasets import Dataset, DatasetDict, concatenate_datasets
-from .core import InputError, InputNotFound, looks_like_path, hub_error
+from .core import InputError, InputNotFound, gpt2_tokenizer_dir, hub_error, load_tokenizer, looks_like_path
 
 # %% auto #0
 __all__ = ['PIECE_CHARS', 'check_text_file', 'load_texts', 'tokenize_texts', 'make_blocks', 'LMCollator', 'build_datasets']
@@ -122,14 +123,35 @@ def load_texts(
 # %% ../nbs/01_data.ipynb #732a413d
 PIECE_CHARS = 1 << 16  # Long documents are tokenized in pieces of about this many characters
 
-def _splits_like_gpt2(tokenizer)->bool:
-    "Does `tokenizer` pre-tokenize exactly as GPT-2 does (byte-level, no prefix space, nothing before it)?"
+def _spec(tokenizer)->tuple[str, dict]:
+    "A fast tokenizer's full definition, as JSON text and parsed; (None, {}) for a tokenizer without one."
     backend = getattr(tokenizer, 'backend_tokenizer', None)
-    if backend is None: return False
-    spec = json.loads(backend.to_str())
+    if backend is None: return None, {}
+    text = backend.to_str()
+    return text, json.loads(text)
+
+def _splits_like_gpt2(spec:dict)->bool:
+    "Does a tokenizer with this definition pre-tokenize as GPT-2 does, with no added token across a line break?"
     pre = spec.get('pre_tokenizer') or {}
-    return (spec.get('normalizer') is None and pre.get('type') == 'ByteLevel' and not pre.get('add_prefix_space')
-            and pre.get('use_regex', True))
+    return (bool(spec) and spec.get('normalizer') is None and pre.get('type') == 'ByteLevel'
+            and not pre.get('add_prefix_space') and pre.get('use_regex', True)
+            and not any('\n' in t['content'] for t in spec.get('added_tokens') or []))
+
+@functools.lru_cache(None)
+def _gpt2_files()->tuple[dict, list]:
+    "GPT-2's vocabulary and merges, as shipped."
+    d = gpt2_tokenizer_dir()
+    merges = [l.split(' ') for l in (d/'merges.txt').read_text(encoding='utf-8').splitlines()[1:] if l]
+    return json.loads((d/'vocab.json').read_text(encoding='utf-8')), merges
+
+def _is_gpt2(spec:dict)->bool:
+    "Does a tokenizer with this definition give exactly GPT-2's ids (same rules, vocabulary, merges, special tokens)?"
+    m, (vocab, merges) = spec.get('model') or {}, _gpt2_files()
+    return (_splits_like_gpt2(spec) and m.get('type') == 'BPE' and m.get('dropout') is None
+            and not (m.get('continuing_subword_prefix') or m.get('end_of_word_suffix') or m.get('byte_fallback')
+                     or m.get('ignore_merges'))
+            and [(t['id'], t['content']) for t in spec.get('added_tokens') or []] == [(50256, '<|endoftext|>')]
+            and m.get('vocab') == vocab and [x.split(' ') if isinstance(x, str) else x for x in m['merges']] == merges)
 
 def _pieces(text:str, size:int=PIECE_CHARS)->list[str]:
     "Cut `text` about every `size` characters, just before a line break that follows a non-space character."
@@ -141,23 +163,41 @@ def _pieces(text:str, size:int=PIECE_CHARS)->list[str]:
         out.append(text[last:i]); last = i
     return out + [text[last:]]
 
-def _tokenize_batch(batch, tokenizer, eos:list, cut:bool, size:int=PIECE_CHARS):
+_GPT2_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"  # GPT-2's pre-tokenizer
+
+@functools.lru_cache(None)
+def _tiktoken_gpt2():
+    "GPT-2's byte-pair encoding in `tiktoken`, built from the shipped `vocab.json`; None without `tiktoken`."
+    try: import tiktoken
+    except ImportError: return None
+    bs = [*range(33, 127), *range(161, 173), *range(174, 256)]  # GPT-2's bytes -> printable characters table
+    chars = {**{chr(b): b for b in bs}, **{chr(256 + i): b for i, b in enumerate(x for x in range(256) if x not in bs)}}
+    vocab = dict(_gpt2_files()[0])
+    eot = vocab.pop('<|endoftext|>')
+    return tiktoken.Encoding('gpt2-gpt_ft', pat_str=_GPT2_PATTERN, special_tokens={'<|endoftext|>': eot},
+                             mergeable_ranks={bytes(chars[c] for c in t): i for t, i in vocab.items()})
+
+def _tokenize_batch(batch, tokenizer, eos:list, cut:bool, fast:bool=False, size:int=PIECE_CHARS):
     "Token ids of each text followed by `eos`, as int32 arrays; with `cut`, long texts are tokenized in pieces."
     pieces = [_pieces(t, size) if cut else [t] for t in batch['text']]
     flat, arrays = [p for ps in pieces for p in ps], []
-    for j in range(0, len(flat), 64):  # at most ~4 MB of text, and its ids as Python ints, at a time
-        arrays += [np.array(x, np.int32) for x in
-                   tokenizer(flat[j:j + 64], add_special_tokens=False, verbose=False)['input_ids']]
+    enc = _tiktoken_gpt2() if fast else None
+    if enc is not None:  # tiktoken lets go of the GIL: a thread per core, ids straight into arrays
+        with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
+            arrays = list(ex.map(lambda p: enc.encode_to_numpy(p, allowed_special='all').astype(np.int32), flat))
+    else:
+        for j in range(0, len(flat), 64):  # at most ~4 MB of text, and its ids as Python ints, at a time
+            arrays += [np.array(x, np.int32) for x in
+                       tokenizer(flat[j:j + 64], add_special_tokens=False, verbose=False)['input_ids']]
     tail, out, i = np.array(eos, np.int32), [], 0
     for ps in pieces: out.append(np.concatenate(arrays[i:i + len(ps)] + [tail])); i += len(ps)
     return {'input_ids': out}
 
-def _cache_key(ds:Dataset, tokenizer, eos:list)->str|None:
-    "The fingerprint of `ds` tokenized by `tokenizer`; None (let `datasets` hash it) for tokenizers without JSON."
-    backend = getattr(tokenizer, 'backend_tokenizer', None)
-    if backend is None: return None
+def _cache_key(ds:Dataset, spec_text:str|None, eos:list)->str|None:
+    "The fingerprint of `ds` tokenized by a tokenizer so defined; None (let `datasets` hash it) without a definition."
+    if spec_text is None: return None
     from gpt_ft import __version__
-    parts = [ds._fingerprint, backend.to_str(), repr(eos), __version__, _tokenize_batch.__code__.co_code.hex()]
+    parts = [ds._fingerprint, spec_text, repr(eos), __version__, _tokenize_batch.__code__.co_code.hex()]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:32]
 
 def tokenize_texts(
@@ -169,9 +209,10 @@ def tokenize_texts(
     "Tokenize every document, ending each with the end-of-text token."
     if num_proc is None and len(ds) >= 10_000: num_proc = min(os.cpu_count() or 1, 8)
     eos = [tokenizer.eos_token_id] if add_eos else []
-    return ds.map(_tokenize_batch, batched=True, num_proc=num_proc,
-                  fn_kwargs=dict(tokenizer=tokenizer, eos=eos, cut=_splits_like_gpt2(tokenizer)),
-                  remove_columns=ds.column_names, desc='Tokenizing', new_fingerprint=_cache_key(ds, tokenizer, eos))
+    text, spec = _spec(tokenizer)
+    return ds.map(_tokenize_batch, batched=True, num_proc=num_proc, remove_columns=ds.column_names,
+                  fn_kwargs=dict(tokenizer=tokenizer, eos=eos, cut=_splits_like_gpt2(spec), fast=_is_gpt2(spec)),
+                  desc='Tokenizing', new_fingerprint=_cache_key(ds, text, eos))
 
 # %% ../nbs/01_data.ipynb #adc29b10
 def make_blocks(
