@@ -6,7 +6,9 @@
 
 README's job runs twice per round in a fresh output folder, offline: once with gpt_ft's speed levers switched off
 from the environment (`GPT_FT_NO_MALLOC_TUNING=1` and `GPT_FT_NO_FAST=1`, the baseline) and once as shipped. The
-suite runs once per round, as shipped. The last line is the speed ratio of README's job, shipped over baseline.
+suite runs once per round, as shipped, the way README runs it (a notebook per core, one math thread each:
+`OMP_NUM_THREADS=1`; two threads per process on two cores took twice as long). The last line is the speed
+ratio of README's job, shipped over baseline.
 """
 from __future__ import annotations
 import argparse, os, re, shlex, shutil, subprocess, sys, tempfile, time
@@ -65,7 +67,7 @@ def main():
     if not (a.quick or a.skip_nbdev_test):
         times = []
         for _ in range(rounds):
-            s, r = timed(['nbdev_test'], worker_env('default'), ROOT)
+            s, r = timed(['nbdev_test'], worker_env('default', OMP_NUM_THREADS=1), ROOT)  # as README runs it
             if r.returncode: raise SystemExit(f'nbdev_test failed:\n{r.stderr[-3000:]}')
             times.append(s)
         rows.append({'what': 'nbdev_test (notebook suite)', 'setting': 'as shipped', 'wall s': median(times)})
