@@ -229,7 +229,9 @@ def make_blocks(
     starts = np.concatenate([[0], ends[:-1]])
     offsets = np.concatenate([np.arange(s, e, block_size) for s, e in zip(starts, ends) if e > s] + [ends[-1:]])
     blocks = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values.cast(pa.int32()))
-    return Dataset(pa.table({'input_ids': blocks}))
+    from gpt_ft import __version__  # a key made from the input's, not by hashing every block again
+    key = hashlib.sha256(f'{ds._fingerprint}|{block_size}|{pack}|{__version__}'.encode()).hexdigest()[:32]
+    return Dataset(pa.table({'input_ids': blocks}), fingerprint=key)
 
 # %% ../nbs/01_data.ipynb #926c8f5b
 @dataclass
