@@ -150,7 +150,8 @@ def _is_gpt2(spec:dict)->bool:
     return (_splits_like_gpt2(spec) and m.get('type') == 'BPE' and m.get('dropout') is None
             and not (m.get('continuing_subword_prefix') or m.get('end_of_word_suffix') or m.get('byte_fallback')
                      or m.get('ignore_merges'))
-            and [(t['id'], t['content']) for t in spec.get('added_tokens') or []] == [(50256, '<|endoftext|>')]
+            and [(t['content'], t['id']) for t in spec.get('added_tokens') or []]
+                == [('<|endoftext|>', vocab['<|endoftext|>'])]
             and m.get('vocab') == vocab and [x.split(' ') if isinstance(x, str) else x for x in m['merges']] == merges)
 
 def _pieces(text:str, size:int=PIECE_CHARS)->list[str]:
@@ -167,9 +168,8 @@ _GPT2_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(
 
 @functools.lru_cache(None)
 def _tiktoken_gpt2():
-    "GPT-2's byte-pair encoding in `tiktoken`, built from the shipped `vocab.json`; None without `tiktoken`."
-    try: import tiktoken
-    except ImportError: return None
+    "GPT-2's byte-pair encoding in `tiktoken`, built from the shipped `vocab.json`."
+    import tiktoken  # (its own `data_gym_to_mergeable_bpe_ranks` would also copy our files into a temp-dir cache)
     bs = [*range(33, 127), *range(161, 173), *range(174, 256)]  # GPT-2's bytes -> printable characters table
     chars = {**{chr(b): b for b in bs}, **{chr(256 + i): b for i, b in enumerate(x for x in range(256) if x not in bs)}}
     vocab = dict(_gpt2_files()[0])
@@ -181,8 +181,8 @@ def _tokenize_batch(batch, tokenizer, eos:list, cut:bool, fast:bool=False, size:
     "Token ids of each text followed by `eos`, as int32 arrays; with `cut`, long texts are tokenized in pieces."
     pieces = [_pieces(t, size) if cut else [t] for t in batch['text']]
     flat, arrays = [p for ps in pieces for p in ps], []
-    enc = _tiktoken_gpt2() if fast else None
-    if enc is not None:  # tiktoken lets go of the GIL: a thread per core, ids straight into arrays
+    if fast:  # tiktoken lets go of the GIL: a thread per core, ids straight into arrays
+        enc = _tiktoken_gpt2()
         with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
             arrays = list(ex.map(lambda p: enc.encode_to_numpy(p, allowed_special='all').astype(np.int32), flat))
     else:
