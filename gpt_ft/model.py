@@ -11,7 +11,8 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from .core import InputError, InputNotFound, looks_like_path, hub_error, resolve_name
 
 # %% auto #0
-__all__ = ['pick_device', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora', 'freeze', 'saved_bytes', 'accumulation']
+__all__ = ['PRECISIONS', 'pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora', 'freeze',
+           'saved_bytes', 'accumulation']
 
 # %% ../nbs/02_model.ipynb #dd0aca5e
 def pick_device(
@@ -23,18 +24,33 @@ def pick_device(
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
     return 'cpu'
 
+def cpu_bf16(
+    flags:str=None, # CPU flags as /proc/cpuinfo lists them; default: this machine's
+)->bool:            # Does the CPU do bfloat16 matrix products natively?
+    "Does this CPU have native bfloat16 instructions (AVX512-BF16 or AMX-BF16)?"
+    if flags is None:
+        try: flags = Path('/proc/cpuinfo').read_text()
+        except OSError: return False
+    return bool(set(flags.split()) & {'avx512_bf16', 'amx_bf16'})
+
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+
 def pick_precision(
     device:str='auto',    # The device the model runs on
     precision:str='auto', # 'auto', 'fp32', 'fp16' or 'bf16'
-)->str:
-    "The precision to train and run in: bf16 on Ampere+ GPUs, fp16 on older GPUs, fp32 elsewhere."
-    if precision != 'auto':
-        if precision not in ('fp32', 'fp16', 'bf16'): raise InputError(
-            f"unknown precision '{precision}'. Fix: use one of auto, fp32, fp16, bf16")
-        return precision
+    training:bool=True,   # For training (autocast over fp32 weights), or for the weights of a model that only runs?
+)->str:                   # 'fp32', 'fp16' or 'bf16'
+    "The precision to use on `device`: the given one, checked, or the lowest the hardware does natively."
+    if precision not in PRECISIONS: raise InputError(
+        f"unknown precision '{precision}'. Fix: use one of {', '.join(PRECISIONS)}")
     device = pick_device(device)
-    if not device.startswith('cuda'): return 'fp32'
-    return 'bf16' if torch.cuda.get_device_capability(torch.device(device))[0] >= 8 else 'fp16'
+    if training and precision == 'fp16' and device == 'cpu': raise InputError(
+        "fp16 training needs a GPU: on a CPU there is no fp16 autocast in the Trainer, so it would train in fp32. "
+        "Fix: use --precision bf16 (native on CPUs with AVX512-BF16 or AMX) or --precision fp32")
+    if precision != 'auto': return precision
+    if device.startswith('cuda'):
+        return 'bf16' if torch.cuda.get_device_capability(torch.device(device))[0] >= 8 else 'fp16'
+    return 'bf16' if training and device == 'cpu' and cpu_bf16() else 'fp32'
 
 # %% ../nbs/02_model.ipynb #b70eb0dd
 def tiny_gpt2(
@@ -82,7 +98,7 @@ def load_model(
     elif looks_like_path(name_or_path): raise InputNotFound(
         f"no model folder '{name_or_path}'. Fix: check the path, or pass a hub name such as gpt2")
     dtype = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[
-        pick_precision(device or 'cpu', precision)]
+        pick_precision(device or 'cpu', precision, training=False)]
     src = str(path) if path.exists() else str(name_or_path)
     try: model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, trust_remote_code=trust_remote_code,
                                                       use_safetensors=None if allow_pickle else True)

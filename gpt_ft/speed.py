@@ -12,8 +12,8 @@ from transformers import Trainer
 from .core import CHUNK_TOKENS, InputError
 
 # %% auto #0
-__all__ = ['NO_MALLOC_TUNING', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'cpu_bf16', 'auto_precision', 'chunked_lm_loss',
-           'LMTrainer', 'speed_kwargs', 'fast_enabled']
+__all__ = ['NO_MALLOC_TUNING', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'LMTrainer', 'speed_kwargs',
+           'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
@@ -39,24 +39,6 @@ def tune_malloc(
     if libc is None: return False
     _malloc_tuned = all(libc.mallopt(k, v) == 1 for k, v in _malloc_settings)
     return _malloc_tuned
-
-# %% ../nbs/03a_speed.ipynb #1cf6d9bd
-def cpu_bf16(
-    flags:str=None, # CPU flags as /proc/cpuinfo lists them; default: this machine's
-)->bool:            # Does the CPU do bfloat16 matrix products natively?
-    "Does this CPU have native bfloat16 instructions (AVX512-BF16 or AMX-BF16)?"
-    if flags is None:
-        try: flags = Path('/proc/cpuinfo').read_text()
-        except OSError: return False
-    return bool(set(flags.split()) & {'avx512_bf16', 'amx_bf16'})
-
-def auto_precision(
-    device:str='cpu', # A torch device: 'cpu', 'cuda', 'cuda:1', 'mps', ...
-)->str:               # 'bf16', 'fp16' or 'fp32'
-    "The precision to train in on `device`: the lowest its hardware does natively."
-    if device.startswith('cuda'):
-        return 'bf16' if torch.cuda.get_device_capability(torch.device(device))[0] >= 8 else 'fp16'
-    return 'bf16' if device == 'cpu' and cpu_bf16() else 'fp32'
 
 # %% ../nbs/03a_speed.ipynb #fbbb41da
 class _ChunkedLMLoss(torch.autograd.Function):
@@ -118,8 +100,12 @@ def chunked_lm_loss(
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
 _body_inputs = {'input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'labels'}
 
+def _targets(labels:torch.Tensor)->torch.Tensor:
+    "How many tokens a causal LM's loss scores in `labels`: those after the first position that are not -100."
+    return labels[..., 1:].ne(-100).sum()
+
 class LMTrainer(Trainer):
-    "A `Trainer` whose causal language-modelling loss never materialises the full logits."
+    "A `Trainer` for causal LMs whose loss never materialises the full logits and is normalised exactly."
     def __init__(self, *args,
                  chunk_tokens:int=CHUNK_TOKENS, # Tokens per chunk of logits in the loss; 0: the model's own loss
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
@@ -127,7 +113,11 @@ class LMTrainer(Trainer):
         if chunk_tokens < 0: raise InputError(
             f"chunk_tokens must be 0 (the model's own loss) or more, got {chunk_tokens}. Fix: use e.g. {CHUNK_TOKENS}")
         super().__init__(*args, **kwargs)
-        self.chunk_tokens, self._loss_only = chunk_tokens, False
+        self.chunk_tokens, self._loss_only, self._eval_sums = chunk_tokens, False, None
+        # transformers 5 counts `num_items_in_batch` over shifted labels only for models whose `loss_type` maps to
+        # its causal-LM loss; GPT-2's is None, so the count included every row's first token and the loss came out
+        # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
+        self._loss_shifts_labels = True
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)
 
     def chunked_parts(self, model, inputs:dict, return_outputs:bool=False)->tuple|None:
@@ -147,17 +137,36 @@ class LMTrainer(Trainer):
         return body, head
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        counting = self._eval_sums is not None and 'labels' in inputs
+        if counting: num_items_in_batch = _targets(inputs['labels'])  # evaluation: this batch's own mean, summed below
         parts = self.chunked_parts(model, inputs, return_outputs)
-        if parts is None: return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        body, head = parts
-        hidden = body(**{k: v for k, v in inputs.items() if k != 'labels'}, use_cache=False).last_hidden_state
-        loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens)
-        return (loss, {'loss': loss}) if return_outputs else loss
+        if parts is None: res = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        else:
+            body, head = parts
+            with self.accelerator.autocast():  # accelerate's autocast wraps `model.forward`, which this path skips
+                hidden = body(**{k: v for k, v in inputs.items() if k != 'labels'}, use_cache=False).last_hidden_state
+                loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens)
+            res = (loss, {'loss': loss}) if return_outputs else loss
+        if counting:
+            loss = (res[0] if return_outputs else res).detach()
+            self._eval_sums += torch.stack([loss.to(self._eval_sums.dtype) * num_items_in_batch, num_items_in_batch])
+        return res
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         self._loss_only = prediction_loss_only  # evaluation without `compute_metrics` needs the loss only
         try: return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
         finally: self._loss_only = False
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix='eval'):
+        "The Trainer's loop, with the loss as summed NLL over all scored tokens divided by their number."
+        dev = self.args.device
+        self._eval_sums = torch.zeros(2, dtype=torch.float32 if dev.type == 'mps' else torch.float64, device=dev)
+        try: out = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        finally: sums, self._eval_sums = self._eval_sums, None
+        nll, n = self.accelerator.reduce(sums, 'sum').tolist()  # the Trainer averages batch means, weighted by rows
+        if n and f'{metric_key_prefix}_loss' in out.metrics: out.metrics[f'{metric_key_prefix}_loss'] = nll / n
+        return out
 
 # %% ../nbs/03a_speed.ipynb #763c609e
 def _fused_adamw(device:str)->bool:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json, os, shutil, tempfile
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
-from .core import InputError, load_tokenizer
+from .core import CHUNK_TOKENS, InputError, load_tokenizer
 from .data import LMCollator, build_datasets
 from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
 from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_files, environment, fresh_dir,
                                latest_checkpoint, now, write_manifest, MANIFEST)
-from .speed import LMTrainer, auto_precision, fast_enabled, speed_kwargs
+from .speed import LMTrainer, fast_enabled, speed_kwargs
 
 # %% auto #0
 __all__ = ['training_args', 'make_trainer', 'default_lr', 'finetune']
@@ -37,7 +37,7 @@ def training_args(
     for name, v in [('epochs', epochs), ('batch_size', batch_size), ('lr', lr)]:
         if not v > 0: raise InputError(f"{name} must be above 0, got {v}. Fix: pass a positive {name}")
     fast, device = fast_enabled(fast), pick_device(device)
-    precision = auto_precision(device) if fast and precision == 'auto' else pick_precision(device, precision)
+    precision = pick_precision(device, precision)
     kw = dict(num_train_epochs=epochs, per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
               learning_rate=lr, save_strategy='steps', save_steps=save_steps, save_total_limit=save_total_limit,
               seed=seed, eval_strategy='steps' if has_eval else 'no', eval_steps=0.25, logging_steps=0.05,
@@ -61,17 +61,17 @@ def make_trainer(
     args:TrainingArguments, # From `training_args`
     patience:int=None,    # Stop after this many evaluations without a better validation loss
     callbacks:list=(),    # More `TrainerCallback`s
-    fast:bool=None,       # An `LMTrainer` (chunked loss, tuned allocator)? Default: yes, unless `GPT_FT_NO_FAST=1`
+    fast:bool=None,       # Chunked loss and tuned allocator? Default: yes, unless `GPT_FT_NO_FAST=1`
     **kwargs,             # Passed to `Trainer`
 )->Trainer:
     "A `Trainer` for causal language modelling on `dsets`, with safe checkpoints and a NaN guard."
     keep, args.save_total_limit = args.save_total_limit, None  # `Checkpoints` deletes old ones, safely
     cbs = [Checkpoints(keep), NonFiniteGuard(), *callbacks]
     if patience: cbs.append(EarlyStoppingCallback(early_stopping_patience=patience))
-    cls = LMTrainer if fast_enabled(fast) else Trainer
-    trainer = cls(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
-                      data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
-                      **kwargs)
+    fast = fast_enabled(fast)
+    trainer = LMTrainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
+                        data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
+                        chunk_tokens=CHUNK_TOKENS if fast else 0, malloc_tuning=None if fast else False, **kwargs)
     printed = any(getattr(cb, 'prints_logs', False) for cb in callbacks)  # e.g. `LossPlot('terminal')`
     if os.environ.get('TQDM_DISABLE') or printed: trainer.remove_callback(PrinterCallback)
     if printed and trainer.pop_callback(ProgressCallback): trainer.add_callback(_QuietProgress)

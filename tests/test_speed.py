@@ -3,11 +3,10 @@ import json, os, subprocess, sys, tempfile, warnings
 from pathlib import Path
 import pytest, torch
 from transformers import AutoConfig, AutoModelForCausalLM, PrinterCallback, Trainer
-from gpt_ft.core import InputError, load_tokenizer
+from gpt_ft.core import CHUNK_TOKENS, InputError, load_tokenizer
 from gpt_ft.data import LMCollator, build_datasets
-from gpt_ft.model import add_lora, tiny_gpt2
-from gpt_ft.speed import (CHUNKED_TYPES, LMTrainer, NO_MALLOC_TUNING, auto_precision, chunked_lm_loss, cpu_bf16,
-                          speed_kwargs, tune_malloc)
+from gpt_ft.model import add_lora, cpu_bf16, pick_precision, tiny_gpt2
+from gpt_ft.speed import CHUNKED_TYPES, LMTrainer, NO_MALLOC_TUNING, chunked_lm_loss, speed_kwargs, tune_malloc
 from gpt_ft.train import finetune, training_args
 
 warnings.filterwarnings('ignore', message='.*is_gradient_checkpointing')
@@ -89,7 +88,11 @@ def dsets():
     news = (Path(__file__).resolve().parent.parent/'examples'/'tech_news.txt').read_text().splitlines()[:60]
     return build_datasets(news, load_tokenizer('gpt2'), block_size=48, pack=False)
 
-def run(dsets, cls=Trainer, lora=0, steps=4, args_kw={}, **kw):
+def own_loss(**kw):
+    "The model's own loss over the full logits, with the exact token count that `LMTrainer` always uses."
+    return LMTrainer(chunk_tokens=0, **kw)
+
+def run(dsets, cls=own_loss, lora=0, steps=4, args_kw={}, **kw):
     "Losses of `steps` training steps, the validation loss, and the trainer."
     model = tiny_gpt2(n_layer=1, n_embd=32, n_head=2)
     if lora: model = add_lora(model, lora)
@@ -135,12 +138,12 @@ def test_trainer_bf16_close_to_plain(dsets):
     assert chunked[2].args.bf16 and chunked[1] == pytest.approx(plain[1], rel=2e-2)
 
 def test_finetune_fast_by_default_and_switched_off(tmp_path, tiny_model, news, monkeypatch):
-    "finetune trains with LMTrainer unless fast=False or GPT_FT_NO_FAST=1, to the same validation losses, and says which."
+    "finetune trains with the chunked loss unless fast=False or GPT_FT_NO_FAST=1, to the same validation losses, and says which."
     kw = dict(model=tiny_model, line_by_line=True, batch_size=16, lr=3e-3, precision='fp32')
     fast, plain = finetune(news, output_dir=tmp_path/'fast', **kw), finetune(news, output_dir=tmp_path/'plain', fast=False, **kw)
     monkeypatch.setenv('GPT_FT_NO_FAST', '1')
     env = finetune(news, output_dir=tmp_path/'env', max_steps=1, **kw)
-    assert (type(fast), type(plain), type(env)) == (LMTrainer, Trainer, Trainer)
+    assert (fast.chunk_tokens, plain.chunk_tokens, env.chunk_tokens) == (CHUNK_TOKENS, 0, 0)
     evals = [[h['eval_loss'] for h in t.state.log_history if 'eval_loss' in h] for t in (fast, plain)]
     assert len(evals[0]) >= 2 and evals[0] == pytest.approx(evals[1], rel=1e-3)
     assert [json.loads((tmp_path/d/'gpt_ft_run.json').read_text())['config']['fast'] for d in ('fast', 'plain', 'env')] == [True, False, False]
@@ -190,8 +193,8 @@ def test_tune_malloc_idempotent_and_switches(child):
 
 def test_precision_choice():
     assert cpu_bf16('fpu avx2') is False and cpu_bf16('avx2 avx512_bf16') is True and cpu_bf16('amx_bf16') is True
-    assert auto_precision('cpu') == ('bf16' if cpu_bf16() else 'fp32')
-    assert auto_precision('mps') == 'fp32'
+    assert pick_precision('cpu') == ('bf16' if cpu_bf16() else 'fp32')
+    assert pick_precision('mps') == 'fp32'
 
 def test_chunked_lowers_peak_memory(child):
     "The full logits at batch 16 x 128 are 411 MB, and the plain path holds them, their softmax and their gradient."
