@@ -1,5 +1,5 @@
-"Shared pieces of the benchmarks: run a measurement in a fresh process, medians, tables, the machine."
-import json, os, platform, statistics, subprocess, sys
+"Shared pieces of the benchmarks: one command-line opening, a measurement in a fresh process, medians, tables, the machine."
+import argparse, ctypes, json, os, platform, statistics, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -7,13 +7,24 @@ CACHE = Path(__file__).resolve().parent/'.cache'
 OFFLINE = dict(HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1', TQDM_DISABLE='1', TRANSFORMERS_VERBOSITY='error',
                HF_DATASETS_DISABLE_PROGRESS_BARS='1', TOKENIZERS_PARALLELISM='true')
 MALLOC_ENV = ('MALLOC_MMAP_MAX_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_THRESHOLD_')
-MALLOC_TUNED_ENV = dict(MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_='17179869184', MALLOC_TOP_PAD_='1073741824')
+BF16_FLAGS = ('avx512_bf16', 'amx_bf16')  # CPU flags of native bfloat16 matrix products
+
+def malloc_env()->dict:
+    """gpt_ft's allocator settings as glibc's environment variables: the very values `gpt_ft.speed.tune_malloc` passes
+    to `mallopt` (its `_malloc_settings`), so that tuning at process start and at runtime cannot drift apart."""
+    from gpt_ft import speed
+    names = {speed._M_MMAP_MAX: ('MALLOC_MMAP_MAX_', ctypes.c_int), speed._M_TRIM_THRESHOLD: ('MALLOC_TRIM_THRESHOLD_', ctypes.c_size_t),
+             speed._M_TOP_PAD: ('MALLOC_TOP_PAD_', ctypes.c_size_t)}  # mallopt's int as glibc stores it: -1 -> SIZE_MAX
+    unknown = [k for k, _ in speed._malloc_settings if k not in names]
+    if unknown: raise RuntimeError(f'gpt_ft.speed._malloc_settings sets mallopt parameter(s) {unknown}, which '
+                                   'benchmarks/common.py cannot write as environment variables: add them to malloc_env')
+    return {names[k][0]: str(names[k][1](v).value) for k, v in speed._malloc_settings}
 
 def worker_env(malloc:str='default', **extra)->dict:
-    "The environment of a measured process: offline, and glibc's allocator as asked ('default', 'env')."
+    "The environment of a measured process: offline, and glibc's allocator as asked ('default', 'env': gpt_ft's settings)."
     env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV and k != 'GPT_FT_NO_MALLOC_TUNING'}
     env.update(OFFLINE, PYTHONPATH=str(ROOT) + os.pathsep + env.get('PYTHONPATH', ''))
-    if malloc == 'env': env.update(MALLOC_TUNED_ENV)
+    if malloc == 'env': env.update(malloc_env())
     return {**env, **{k: str(v) for k, v in extra.items()}}
 
 def run_worker(script:str, job:dict, env:dict=None, timeout:int=3600)->dict:
@@ -40,13 +51,62 @@ def busy()->str:
     pids = [p for p in r.stdout.split() if p != str(os.getpid())]
     return f'WARNING: build_bundled is running (pid {", ".join(pids)}): timings are contaminated' if pids else ''
 
+def cpu_name()->str:
+    "The CPU's model name, from /proc/cpuinfo where there is one."
+    try: info = Path('/proc/cpuinfo').read_text()
+    except OSError: return platform.processor() or platform.machine()
+    return next((l.split(':', 1)[1].strip() for l in info.splitlines() if l.startswith('model name')),
+                platform.processor() or platform.machine())
+
+def bf16_flags()->list[str]:
+    "This CPU's flags for native bfloat16 matrix products (avx512_bf16, amx_bf16); empty when it has none."
+    try: flags = set(Path('/proc/cpuinfo').read_text().split())
+    except OSError: return []
+    return [f for f in BF16_FLAGS if f in flags]
+
+def cpu_kind()->str:
+    "'native bf16' or 'no native bf16': what the benchmarks' targets depend on."
+    return 'native bf16' if bf16_flags() else 'no native bf16'
+
+def gpu_name()->str|None:
+    "The first CUDA device's name, or None."
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
 def machine()->str:
-    "CPU model, cores, and library versions, in one line."
-    cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
-                if l.startswith('model name')), platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
+    "CPU model, cores, its bf16 instructions, library versions and the GPU, in one line."
     import torch, transformers
-    return (f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), '
-            f'transformers {transformers.__version__}, Python {platform.python_version()}')
+    return (f'{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {", ".join(bf16_flags()) or "none"}, '
+            f'torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, '
+            f'Python {platform.python_version()}, GPU: {gpu_name() or "none"}')
+
+def start(doc:str, worker=None, options=None, quick:str='one round, the quickest settings', rounds:int|None=3,
+          argv:list=None)->argparse.Namespace:
+    """Every benchmark's opening: the parser with the common options (`--quick`, `--rounds`, the hidden `--worker`)
+    plus the script's own (`options(parser)`); in worker mode run `worker(job)`, print its JSON and exit; else print
+    the machine line (and a warning when another heavy job is running) and return the arguments. `--quick` means one
+    round. `rounds=None`: no `--rounds`; `worker=None`: no worker mode."""
+    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    p.add_argument('--quick', action='store_true', help=quick)
+    if rounds is not None: p.add_argument('--rounds', type=int, default=rounds, help='rounds (medians are reported)')
+    if worker is not None: p.add_argument('--worker', help=argparse.SUPPRESS)
+    if options is not None: options(p)
+    a = p.parse_args(argv)
+    if worker is not None and a.worker:
+        print(json.dumps(worker(json.loads(a.worker))), flush=True)
+        raise SystemExit(0)
+    if rounds is not None and a.quick: a.rounds = 1
+    print(machine(), flush=True)
+    if busy(): print(busy(), flush=True)
+    if loaded(): print(loaded(), flush=True)
+    return a
+
+def loaded()->str:
+    "A warning when the machine is already busy before this benchmark starts (load average), else ''."
+    try: load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError: return ''
+    return (f'WARNING: load average {load:.1f} on {cores} cores before the start: other jobs are running, timings are '
+            'contaminated' if load >= cores / 2 + 0.5 else '')
 
 class TextDataset:
     """transformers 4's `TextDataset` (removed in transformers 5), algorithm for algorithm: read the whole file,

@@ -13,10 +13,10 @@ one document to both, as TextDataset read it (gpt_ft tokenizes it in line-aligne
 last line is the speed ratio of gpt_ft over TextDataset for the first run.
 """
 from __future__ import annotations
-import argparse, glob, io, json, os, shutil, subprocess, sys, tarfile, time
+import glob, io, os, shutil, subprocess, sys, tarfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, TextDataset, busy, machine, median, peak_rss_mb, run_worker, table, worker_env
+from common import CACHE, ROOT, TextDataset, busy, median, peak_rss_mb, run_worker, start, table, worker_env
 
 SRC = ROOT/'build'/'bundled'/'corpus'/'src'
 
@@ -68,16 +68,9 @@ def worker(job:dict)->dict:
     return dict(s=time.perf_counter() - t, peak_mb=peak_rss_mb(), blocks=n, tokens=tokens)
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true', help='5 MB, one round')
-    p.add_argument('--mb', type=int, default=50, help='size of the text in MB')
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--worker', help=argparse.SUPPRESS)
-    a = p.parse_args()
-    if a.worker: return print(json.dumps(worker(json.loads(a.worker))))
-    mb, rounds = (5, 1) if a.quick else (a.mb, a.rounds)
-    print(machine())
-    if busy(): print(busy())
+    a = start(__doc__, worker, quick='5 MB, one round',
+              options=lambda p: p.add_argument('--mb', type=int, default=50, help='size of the text in MB'))
+    mb, rounds = (5 if a.quick else a.mb), a.rounds
     src = corpus(mb)
     runs = {'textdataset': [], 'gpt_ft': []}
     for r in range(rounds):

@@ -10,10 +10,10 @@ tuned: not at all, by environment variables at process start, or by `tune_malloc
 line is the speed ratio of all default levers on (tuned allocator, chunked loss, fused AdamW) over all off.
 """
 from __future__ import annotations
-import argparse, json, os, sys, time
+import os, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import busy, machine, median, peak_rss_mb, run_worker, table, worker_env
+from common import busy, median, peak_rss_mb, run_worker, start, table, worker_env
 
 TINY = dict(n_layer=4, n_embd=256, n_head=4)
 
@@ -58,16 +58,9 @@ def worker(job:dict)->dict:
                 tok_s=ids.numel() / median(times[1:]), loss=losses[-1])
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true', help='allocator, loss and optimizer only; one round, 3 steps')
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--steps', type=int, default=4)
-    p.add_argument('--worker', help=argparse.SUPPRESS)
-    a = p.parse_args()
-    if a.worker: return print(json.dumps(worker(json.loads(a.worker))))
-    rounds, steps = (1, 3) if a.quick else (a.rounds, a.steps)
-    print(machine())
-    if busy(): print(busy())
+    a = start(__doc__, worker, quick='allocator, loss and optimizer only; one round, 3 steps',
+              options=lambda p: p.add_argument('--steps', type=int, default=4))
+    rounds, steps = a.rounds, (3 if a.quick else a.steps)
     s = dict(kind='train', steps=steps)
     # (lever, setting, job, allocator from the environment)
     cases = [('allocator', 'glibc default', dict(s), 'default'),

@@ -11,10 +11,10 @@ suite runs once per round, as shipped, the way README runs it (a notebook per co
 ratio of README's job, shipped over baseline.
 """
 from __future__ import annotations
-import argparse, os, re, shlex, shutil, subprocess, sys, tempfile, time
+import os, re, shlex, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, busy, machine, median, table, worker_env
+from common import ROOT, busy, median, start, table, worker_env
 
 OFF = dict(GPT_FT_NO_MALLOC_TUNING='1', GPT_FT_NO_FAST='1')
 
@@ -44,14 +44,9 @@ def run_job(args:list, off:bool)->float:
     return s
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true', help="README's job only, one round")
-    p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--skip-nbdev-test', action='store_true')
-    a = p.parse_args()
-    rounds = 1 if a.quick else a.rounds
-    print(machine())
-    if busy(): print(busy())
+    a = start(__doc__, quick="README's job only, one round",
+              options=lambda p: p.add_argument('--skip-nbdev-test', action='store_true'))
+    rounds = a.rounds
     rows, ratio = [], None
     job = readme_job()
     if job is None:

@@ -1,42 +1,62 @@
 """Training speed: the seed recipe against gpt_ft's defaults, same model, data and number of tokens.
 
-    python benchmarks/train_speed.py            # both shapes, median of 3 rounds (about 25 minutes on 2 cores)
-    python benchmarks/train_speed.py --quick    # the tiny shape, one round, 4 steps (under 2 minutes)
+    python benchmarks/train_speed.py                   # both shapes, median of 3 rounds (about 25 minutes on 2 cores)
+    python benchmarks/train_speed.py --quick           # the tiny shape, one round, 4 steps (under 2 minutes)
+    python benchmarks/train_speed.py --each-lever-off  # also gpt_ft with each speed lever off alone, one row each
+    python benchmarks/train_speed.py --no-bf16 --no-chunked-loss ...   # gpt_ft's row with those levers off
 
-The seed recipe: transformers 4's `TextDataset` (re-implemented in `common.py`), `DataCollatorForLanguageModeling(
-mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save every 10,000 steps, at most 2 kept;
-everything else default), fp32, glibc's default allocator. gpt_ft: `build_datasets`, `training_args`,
-`make_trainer` and `speed_kwargs` as `finetune` uses them (chunked loss, tuned allocator, the precision this CPU does
-natively, evaluation on the held-out file four times per run). Each side runs in its own process from the same saved
-random-init weights and the same text (examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
+The seed recipe, as the article had it: transformers 4's `TextDataset` (re-implemented in `common.py`),
+`DataCollatorForLanguageModeling(mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save
+every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
+glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
+`finetune` uses them, every default left on: chunked loss, tuned allocator, fused AdamW, the precision gpt_ft picks
+for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), evaluation on the held-out file four times per
+run. Each side runs in its own process from the same saved random-init weights and the same text
+(examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
+
+Levers (each switch turns one off on gpt_ft's side): `--no-bf16` (fp32), `--no-chunked-loss` (the model's own loss
+over the full logits), `--no-malloc-tuning` (`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
 
 Tokens/s counts the training steps only (forward, backward, optimizer), the first step left out as warm-up; `run s`
-is the whole `train()` call, gpt_ft's evaluations included. `of fp32 peak` and `of bf16 peak` divide the achieved
-FLOP/s (6 x parameters + attention per token) by matmul GFLOP/s measured in the same run; `fp32 ceiling` is the
-fastest an fp32 run could be against the seed, were every FLOP done at the fp32 peak. Validation loss: both
-models scored the same way on examples/tech_news_heldout.txt after the same number of tokens. The last line is the
-speed ratio (gpt_ft over seed) for each shape.
+is the whole `train()` call, gpt_ft's evaluations included. `precision` is the dtype the first block's MLP matrix
+product really ran in during training (a forward hook on `transformer.h[0].mlp.c_fc`), with what the Trainer was
+asked for where that differs. `of peak` divides the achieved FLOP/s (6 x parameters + attention per token) by the
+matmul peak of that precision (the median GFLOP/s of a 2048 x 2048 x 2048 product, measured in the same run): the
+bf16 peak for a bf16 run, the fp32 peak for an fp32 one. The ceilings are the fastest a run could be against the
+seed, were every FLOP done at that peak. Validation loss: every model scored the same way (fp32, no autocast) on
+examples/tech_news_heldout.txt after the same number of tokens. The last lines are the speed ratio gpt_ft/seed
+(median tok/s over rounds) for each shape, and the target for this kind of CPU: at least 3x on a CPU with native
+bf16, at least 1.8x on one without.
 """
 from __future__ import annotations
-import argparse, json, os, sys, tempfile, time
+import os, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, TextDataset, busy, machine, median, peak_rss_mb, run_worker, table, worker_env
+from common import (CACHE, ROOT, TextDataset, bf16_flags, busy, cpu_kind, median, peak_rss_mb, run_worker, start, table,
+                    worker_env)
 
 SHAPES = {'tiny': dict(n_layer=4, n_embd=256, n_head=4), 'gpt2': dict(n_layer=12, n_embd=768, n_head=12)}
 BLOCK, BATCH = 128, 32
+MATMUL_N, MATMUL_REPS = 2048, 10
+# gpt_ft's speed levers, each of which a switch turns off: name -> (switch, what gpt_ft does instead)
+LEVERS = {'bf16': ('--no-bf16', 'fp32 instead of the precision gpt_ft picks'),
+          'chunked_loss': ('--no-chunked-loss', "the model's own loss over the full logits"),
+          'malloc': ('--no-malloc-tuning', "glibc's default allocator (GPT_FT_NO_MALLOC_TUNING=1)"),
+          'fused_adamw': ('--no-fused-adamw', "the Trainer's AdamW (adamw_torch)")}
+TARGETS = {'native bf16': 3.0, 'no native bf16': 1.8}  # gpt_ft/seed tok/s at least this, by `cpu_kind()`
+DTYPES = {'torch.float32': 'fp32', 'torch.bfloat16': 'bf16', 'torch.float16': 'fp16'}
 
 # ---------------------------------------------------------------- measured in the worker processes
-def matmul_gflops(dtype:str, n:int=2048, reps:int=5)->float:
-    "GFLOP/s of an n x n matrix product in `dtype` on this CPU (best of `reps`)."
+def matmul_gflops(dtype:str, n:int=MATMUL_N, reps:int=MATMUL_REPS)->float:
+    "GFLOP/s of an n x n x n matrix product in `dtype` on this CPU (median of `reps`, after two warm-up products)."
     import torch
     dt = dict(fp32=torch.float32, bf16=torch.bfloat16)[dtype]
     a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
-    a @ b
-    best = float('inf')
+    for _ in range(2): a @ b
+    times = []
     for _ in range(reps):
-        t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+        t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
+    return 2 * n**3 / median(times) / 1e9
 
 def val_loss(model, tok, file:Path)->float:
     "Mean loss over the full 128-token blocks of `file`, the same way for both sides."
@@ -58,6 +78,14 @@ def step_timer():
         def on_step_end(self, args, state, control, **kw): self.times.append(time.perf_counter() - self.t)
     return StepTimer()
 
+def dtype_probe(model)->set:
+    "The dtypes the first block's MLP matrix product outputs while the model trains (a forward hook fills the set)."
+    seen = set()
+    def hook(mod, inp, out):
+        if mod.training: seen.add(DTYPES.get(str(out.dtype), str(out.dtype)))
+    model.transformer.h[0].mlp.c_fc.register_forward_hook(hook)
+    return seen
+
 def train_seed(job:dict, out:str):
     from transformers import AutoTokenizer, AutoModelForCausalLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
     tok = AutoTokenizer.from_pretrained(job['model'])
@@ -70,44 +98,54 @@ def train_seed(job:dict, out:str):
     timer = step_timer()
     trainer = Trainer(model=model, args=args, data_collator=DataCollatorForLanguageModeling(tok, mlm=False),
                       train_dataset=ds, callbacks=[timer])
-    return trainer, tok, timer, 'fp32'
+    return trainer, tok, timer
 
 def train_gpt_ft(job:dict, out:str):
-    "gpt_ft as `finetune` runs it: its datasets, its arguments and its trainer, with every default left on."
+    "gpt_ft as `finetune` runs it: its datasets, its arguments and its trainer, every default on but the levers in `off`."
     from gpt_ft.core import load_tokenizer
     from gpt_ft.data import build_datasets
     from gpt_ft.model import load_model
     from gpt_ft.speed import LMTrainer
     from gpt_ft.train import default_lr, make_trainer, training_args
+    off = set(job.get('off', ()))
     tok, model = load_tokenizer(job['model']), load_model(job['model'], device=None)
     dsets = build_datasets(job['data'], tok, eval=job['heldout'], block_size=BLOCK)
+    kw = dict(precision='fp32') if 'bf16' in off else {}  # else gpt_ft's default ('auto')
+    if 'fused_adamw' in off: kw['optim'] = 'adamw_torch'
     args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', max_steps=job['steps'],
-                         save_strategy='no')
+                         save_strategy='no', **kw)
     timer = step_timer()
     trainer = make_trainer(model, tok, dsets, args, callbacks=[timer])
     assert isinstance(trainer, LMTrainer), 'gpt_ft trains with LMTrainer by default'
-    return trainer, tok, timer, 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'
+    if 'chunked_loss' in off:
+        assert hasattr(trainer, 'chunk_tokens'), "LMTrainer has no chunk_tokens: update train_speed.py's chunked-loss switch"
+        trainer.chunk_tokens = 0  # LMTrainer's own switch: 0 is the model's own loss
+    return trainer, tok, timer
 
 def worker(job:dict)->dict:
     if job['side'] == 'matmul':  # bf16 only where the CPU does it natively: emulated, it takes minutes and means nothing
-        from gpt_ft.speed import cpu_bf16
-        return {d: matmul_gflops(d) for d in ('fp32', 'bf16') if d == 'fp32' or cpu_bf16()}
-    import torch
+        return {d: matmul_gflops(d) for d in ('fp32', 'bf16') if d == 'fp32' or bf16_flags()}
     with tempfile.TemporaryDirectory() as out:
-        trainer, tok, timer, precision = (train_seed if job['side'] == 'seed' else train_gpt_ft)(job, out)
+        trainer, tok, timer = (train_seed if job['side'] == 'seed' else train_gpt_ft)(job, out)
+        seen = dtype_probe(trainer.model)
         t0, c0 = time.perf_counter(), os.times()
         trainer.train()
         wall, c1 = time.perf_counter() - t0, os.times()
     peak = peak_rss_mb()  # before scoring, which is the same for both
     steps = timer.times[1:]
-    model = trainer.model
+    model, args = trainer.model, trainer.args
     # FLOPs per token: 6 per weight used in a matrix product (the tied output layer once, position embeddings never)
     # plus attention's 12 x layers x width x context
     n_matmul = sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel()
     flops_tok = 6 * n_matmul + 12 * model.config.n_layer * model.config.n_embd * BLOCK
+    speed = sys.modules.get('gpt_ft.speed')  # the seed's process never imports gpt_ft
+    chunk = getattr(trainer, 'chunk_tokens', 0)
+    levers = ', '.join([f'chunked {chunk}' if chunk else 'own loss', str(getattr(args.optim, 'value', args.optim)),
+                        'malloc tuned' if getattr(speed, '_malloc_tuned', False) else 'malloc default'])
     return dict(tok_s=len(steps) * BATCH * BLOCK / sum(steps), run_s=wall, user_s=c1.user - c0.user,
                 sys_s=c1.system - c0.system, peak_mb=peak, val_loss=val_loss(model, tok, Path(job['heldout'])),
-                flops_tok=flops_tok, precision=precision)
+                flops_tok=flops_tok, asked='bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32',
+                ran='+'.join(sorted(seen)) or 'unseen', levers=levers)
 
 # ---------------------------------------------------------------- the driver
 def prepare(shape:str, steps:int)->dict:
@@ -116,6 +154,8 @@ def prepare(shape:str, steps:int)->dict:
     from gpt_ft.model import tiny_gpt2
     mdir = CACHE/'models'/shape
     if not (mdir/'config.json').exists():
+        from transformers.utils import logging
+        logging.disable_progress_bar()  # no 'Writing model shards' bar in the table's output
         tiny_gpt2(**SHAPES[shape], n_positions=1024).save_pretrained(mdir)
         load_tokenizer('gpt2').save_pretrained(mdir)
     news = (ROOT/'examples'/'tech_news.txt').read_text()
@@ -124,45 +164,64 @@ def prepare(shape:str, steps:int)->dict:
     if not data.exists(): data.write_text(news * reps)
     return dict(model=str(mdir), data=str(data), heldout=str(ROOT/'examples'/'tech_news_heldout.txt'), steps=steps)
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--quick', action='store_true', help='tiny shape, one round, 5 steps')
-    p.add_argument('--rounds', type=int, default=3, help='rounds (medians are reported)')
+def options(p):
     p.add_argument('--shapes', default='tiny,gpt2', help='comma-separated: tiny, gpt2')
     p.add_argument('--steps', default='tiny:12,gpt2:4', help='training steps per shape')
-    p.add_argument('--worker', help=argparse.SUPPRESS)
-    a = p.parse_args()
-    if a.worker: return print(json.dumps(worker(json.loads(a.worker))))
-    shapes, rounds = (['tiny'], 1) if a.quick else (a.shapes.split(','), a.rounds)
+    for name, (switch, instead) in LEVERS.items():
+        p.add_argument(switch, dest=f'off_{name}', action='store_true', help=f"gpt_ft's row: {instead}")
+    p.add_argument('--each-lever-off', action='store_true', help='add a gpt_ft row per lever, with that lever alone off')
+
+def main():
+    a = start(__doc__, worker, quick='tiny shape, one round, 4 steps', options=options)
+    shapes = ['tiny'] if a.quick else a.shapes.split(',')
     steps = dict(s.split(':') for s in a.steps.split(','))
     if a.quick: steps['tiny'] = 4
     os.environ.update(TQDM_DISABLE='1', TRANSFORMERS_VERBOSITY='error')
-    print(machine())
-    if busy(): print(busy())
     CACHE.mkdir(exist_ok=True)
+    kind, flags = cpu_kind(), bf16_flags()
     peaks = run_worker(__file__, dict(side='matmul'))
-    bf16 = f"{peaks['bf16']:.3g} GFLOP/s" if 'bf16' in peaks else 'not native on this CPU'
-    print(f"matmul peak (2048 x 2048, best of 5): fp32 {peaks['fp32']:.3g} GFLOP/s, bf16 {bf16}")
+    bf16 = f"{peaks['bf16']:.3g} GFLOP/s" if 'bf16' in peaks else 'not measured (not native on this CPU)'
+    print(f"matmul peak ({MATMUL_N} x {MATMUL_N} x {MATMUL_N}, median of {MATMUL_REPS}): fp32 {peaks['fp32']:.3g} "
+          f"GFLOP/s, bf16 {bf16}")
+    off = [n for n in LEVERS if getattr(a, f'off_{n}')]
+    # (recipe, levers off): the seed, gpt_ft as asked, then each lever off alone
+    sides = [('seed', None), ('gpt_ft' + ''.join(f' -{n}' for n in off), off)]
+    if a.each_lever_off: sides += [(f'gpt_ft -{n}', [n]) for n in LEVERS if n not in off]
     rows, ratios, ceilings = [], [], []
     for shape in shapes:
         base = prepare(shape, int(steps[shape]))
-        res = {'seed': [], 'gpt_ft': []}
-        for r in range(rounds):
-            for side in ('seed', 'gpt_ft'):  # the seed without any allocator tuning, gpt_ft with its own
-                res[side].append(run_worker(__file__, dict(base, side=side), env=worker_env('default')))
-        for side, rs in res.items():
-            m = {k: median([x[k] for x in rs]) for k in rs[0] if k != 'precision'}
+        res = {name: [] for name, _ in sides}
+        for r in range(a.rounds):
+            for name, lever_off in sides:  # the seed without any allocator tuning, gpt_ft with its own unless switched off
+                env = worker_env('default', **({'GPT_FT_NO_MALLOC_TUNING': 1} if 'malloc' in (lever_off or ()) else {}))
+                job = dict(base, side='seed' if lever_off is None else 'gpt_ft', off=lever_off or [])
+                res[name].append(run_worker(__file__, job, env=env))
+        seed_tok_s = None
+        for name, rs in res.items():
+            m = {k: median([x[k] for x in rs]) for k in rs[0] if not isinstance(rs[0][k], str)}
+            ran, asked = rs[0]['ran'], rs[0]['asked']
             gf = m['tok_s'] * m['flops_tok'] / 1e9
-            rows.append({'shape': shape, 'recipe': side, 'precision': rs[0]['precision'], 'tokens': base['steps'] * BATCH * BLOCK,
-                         'tok/s': m['tok_s'], 'run s': m['run_s'], 'sys s': m['sys_s'], 'peak MB': m['peak_mb'],
-                         'GFLOP/s': gf, 'of fp32 peak': f"{gf / peaks['fp32']:.0%}", 'of bf16 peak': f"{gf / peaks['bf16']:.0%}" if 'bf16' in peaks else 'n/a',
-                         'val loss': round(m['val_loss'], 4)})
-        ratios.append((shape, rows[-1]['tok/s'] / rows[-2]['tok/s']))
-        ceilings.append((shape, peaks['fp32'] / rows[-2]['GFLOP/s']))
+            seed_tok_s = seed_tok_s or m['tok_s']
+            rows.append({'shape': shape, 'recipe': name, 'precision': ran if ran == asked else f'{ran} (asked {asked})',
+                         'tokens': base['steps'] * BATCH * BLOCK, 'tok/s': m['tok_s'], 'vs seed': f"{m['tok_s'] / seed_tok_s:.2f}x",
+                         'run s': m['run_s'], 'sys s': m['sys_s'], 'peak MB': m['peak_mb'], 'GFLOP/s': gf,
+                         'of peak': f'{gf / peaks[ran]:.0%} of {ran}' if ran in peaks else f'n/a ({ran})',
+                         'val loss': round(m['val_loss'], 4), 'levers': rs[0]['levers']})
+        seed, ours = rows[-len(res)], rows[-len(res) + 1]
+        ratios.append((shape, ours['tok/s'] / seed['tok/s']))
+        ceilings.append((shape, {d: g / seed['GFLOP/s'] for d, g in peaks.items()}))
     print(table(rows, list(rows[0])))
-    # The seed trains in fp32: at the fp32 matmul peak an fp32 run does the same FLOPs at most this much faster
-    print('fp32 ceiling (fp32 matmul peak / seed GFLOP/s): ' + ', '.join(f'{s} {c:.2f}x' for s, c in ceilings))
-    print(f'rounds: {rounds} (medians)' + (f'; {busy()}' if busy() else ''))
-    print('speed ratio gpt_ft/seed: ' + ', '.join(f'{s} {r:.2f}x' for s, r in ratios))
+    for r in rows:
+        if '(asked' in r['precision']: print(f"NOTE: {r['shape']} {r['recipe']}: the Trainer was asked for "
+                                             f"{r['precision'].split('asked ')[1][:-1]} but the matrix products ran in "
+                                             f"{r['precision'].split()[0]}")
+    # The seed trains in fp32: at a matmul peak a run does the same FLOPs at most this much faster than the seed
+    for d in peaks: print(f'{d} ceiling ({d} matmul peak / seed GFLOP/s): ' + ', '.join(f'{s} {c[d]:.2f}x' for s, c in ceilings))
+    print(f'rounds: {a.rounds} (medians)' + (f'; {busy()}' if busy() else ''))
+    target = TARGETS[kind]
+    print(f"CPU kind: {kind}" + (f" ({', '.join(flags)})" if flags else '') + f"; target gpt_ft/seed: at least {target:g}x "
+          f"(at least {TARGETS['native bf16']:g}x on CPUs with native bf16, {TARGETS['no native bf16']:g}x without)"
+          + (f"; NOTE: levers switched off ({', '.join(off)}), the target is for gpt_ft's defaults" if off else ''))
+    print('speed ratio gpt_ft/seed: ' + ', '.join(f"{s} {r:.2f}x ({'met' if r >= target else 'MISSED'})" for s, r in ratios))
 
 if __name__ == '__main__': main()

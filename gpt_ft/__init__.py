@@ -1,14 +1,16 @@
-__version__ = "0.1.0"
 "Fine-tune GPT-2-family language models on your own text: data -> model -> train -> evaluate -> generate."
+__version__ = "0.1.0"
 
 # The public API, imported on first use so that `gpt_ft --help` and `import gpt_ft` stay fast.
 _api = {
-    'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY', 'BUNDLED', 'bundled_dir'],
+    'core': ['GptFtError', 'InputError', 'InputNotFound', 'load_tokenizer', 'GPT2_FAMILY', 'BUNDLED', 'bundled_dir',
+             'check_options', 'CHECKS'],
     'data': ['load_texts', 'tokenize_texts', 'make_blocks', 'build_datasets', 'LMCollator'],
     'preview': ['preview', 'preview_report', 'DataPreview'],
-    'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision', 'add_lora', 'freeze', 'accumulation', 'saved_bytes'],
-    'checkpoint': ['check_output_dir', 'latest_checkpoint', 'TrainingDiverged'],
-    'train': ['training_args', 'make_trainer', 'finetune', 'default_lr'],
+    'model': ['load_model', 'tiny_gpt2', 'pick_device', 'pick_precision', 'cpu_bf16', 'add_lora', 'freeze', 'accumulation',
+              'saved_bytes'],
+    'checkpoint': ['check_output_dir', 'latest_checkpoint', 'TrainingDiverged', 'RunInterrupted', 'DiskFull', 'RunLock'],
+    'train': ['training_args', 'make_trainer', 'finetune', 'default_lr', 'check_fits'],
     'evaluate': ['evaluate', 'compare'],
     'generate': ['generate'],
     'report': ['LossPlot', 'Samples', 'memorisation', 'report', 'Report', 'plot_history', 'history'],

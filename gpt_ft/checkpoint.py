@@ -4,36 +4,61 @@
 
 # %% ../nbs/03_checkpoint.ipynb #be789fbd
 from __future__ import annotations
-import datetime, hashlib, json, math, os, platform, shutil, sys, tempfile
+import datetime, errno, hashlib, json, math, os, platform, shutil, sys, tempfile
 from pathlib import Path
 import torch
+from filelock import FileLock, Timeout
 from transformers import TrainerCallback
 from . import __version__
 from .core import GptFtError, InputError
 
 # %% auto #0
-__all__ = ['MARKER', 'MANIFEST', 'check_output_dir', 'fresh_dir', 'checkpoints', 'latest_checkpoint', 'Checkpoints',
-           'TrainingDiverged', 'NonFiniteGuard', 'sha256', 'data_files', 'environment', 'now', 'write_manifest']
+__all__ = ['MANIFEST', 'LOCK', 'ASIDE', 'MARKER', 'check_output_dir', 'RunLock', 'set_aside', 'put_back', 'checkpoints',
+           'latest_checkpoint', 'Checkpoints', 'TrainingDiverged', 'NonFiniteGuard', 'RunInterrupted', 'DiskFull',
+           'is_disk_full', 'sha256', 'data_files', 'environment', 'now', 'write_manifest']
 
 # %% ../nbs/03_checkpoint.ipynb #5ea25ab2
+MANIFEST, LOCK, ASIDE = 'gpt_ft_run.json', '.gpt_ft.lock', '.replaced'  # a run's record, its lock, an old run kept aside
+
 def _can_write(folder:Path)->bool:
     "Can a file be created in `folder`? (Tried for real: permission bits do not tell for root or read-only mounts.)"
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix='.gpt_ft-write-test-'): return True
     except OSError: return False
 
+def _within(a:Path, b:Path)->bool:
+    "Is `a` the folder `b` or inside it?"
+    a, b = a.resolve(), b.resolve()
+    return a == b or b in a.parents
+
 def check_output_dir(
     path:str|os.PathLike,   # Where the run will be written
-    overwrite:bool=False,   # May an existing, non-empty folder be replaced?
+    overwrite:bool=False,   # May an existing gpt_ft run there be replaced?
     resume:bool=False,      # Will the run continue the one already there?
+    inputs:list=(),         # Local files and folders the run reads (data, eval data, base model): kept apart from it
 )->Path:
     "Check, leaving nothing behind, that `path` can receive a new (or resumed) run."
     path = Path(path).expanduser()
+    if overwrite and resume: raise InputError(
+        "overwrite and resume exclude each other. Fix: pass --resume to continue the run, or --overwrite to replace it")
     if path.exists() and not path.is_dir(): raise InputError(
         f"output '{path}' is a file, not a folder. Fix: choose another output folder")
-    if path.is_dir() and any(path.iterdir()) and not (overwrite or resume): raise InputError(
+    for p in map(Path, inputs):
+        if not p.exists(): continue
+        if _within(p, path) or _within(path, p): raise InputError(
+            f"the output folder '{path}' and '{p}', which the run reads, contain one another. Fix: choose an output "
+            "folder outside your data and models, such as runs/NAME")
+    held = sorted(p.name for p in path.iterdir() if p.name != LOCK) if path.is_dir() else []
+    if held and not (overwrite or resume): raise InputError(
         f"output folder '{path}' already holds files (an earlier run?). Fix: choose another output folder, pass "
         "resume=True (--resume) to continue it, or overwrite=True (--overwrite) to replace it")
+    if held and overwrite and MANIFEST not in held: raise InputError(
+        f"output folder '{path}' holds files that are not a gpt_ft run ({', '.join(held[:3])}"
+        f"{', ...' if len(held) > 3 else ''}), and --overwrite only replaces a gpt_ft run. Fix: choose another "
+        "output folder, or empty this one yourself")
+    if ASIDE in held: raise InputError(
+        f"an earlier --overwrite of '{path}' did not finish: the run it replaced is in '{path/ASIDE}'. Fix: move "
+        "that folder where you want it (or delete it), then start again")
     parent = next(p for p in [path, *path.absolute().parents] if p.exists())
     if not parent.is_dir() or not _can_write(parent): raise InputError(
         f"cannot write to output folder '{path}' ('{parent}' is not a writable folder). Fix: choose a folder you can "
@@ -41,10 +66,50 @@ def check_output_dir(
     return path
 
 # %% ../nbs/03_checkpoint.ipynb #6b97648a
-def fresh_dir(path:Path, overwrite:bool=False):
-    "Create `path`, emptying it first when `overwrite` (the only place a run is deleted)."
-    if overwrite and path.is_dir(): shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+class RunLock:
+    "Hold run folder `out` for one writer, from the checks to the end of the run; the folder is made if missing."
+    def __init__(self, out:str|os.PathLike): self.out, self.made = Path(out), not Path(out).exists()
+
+    def __enter__(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        f = self.out/LOCK
+        try: holder = json.loads(f.read_text() or '{}')  # who held it last: a process that died leaves its pid
+        except (OSError, ValueError): holder = {}
+        self.lock = FileLock(f, timeout=0)
+        try: self.lock.acquire()
+        except Timeout: raise InputError(
+            f"output folder '{self.out}' is in use by another gpt_ft run (pid {holder.get('pid', '?')} on "
+            f"{holder.get('host', 'this machine')}). Fix: wait for it to finish, or choose another output folder"
+            ) from None
+        if holder.get('pid'): print(f"note: process {holder['pid']} left '{self.out}' locked and is gone; "
+                                    "taking the folder over", file=sys.stderr)
+        f.write_text(json.dumps(dict(pid=os.getpid(), host=platform.node())))
+        return self
+
+    def __exit__(self, *exc):
+        try: (self.out/LOCK).write_text('')  # released cleanly: no pid for the next run to report
+        except OSError: pass
+        self.lock.release()
+        if self.made and [p.name for p in self.out.iterdir()] == [LOCK]:  # nothing written: leave nothing behind
+            (self.out/LOCK).unlink(); self.out.rmdir()
+
+# %% ../nbs/03_checkpoint.ipynb #99fa6f45
+def set_aside(
+    out:Path, # A run folder, locked
+):
+    "Move the run in `out` into `out/.replaced`, all but the lock: renames within one folder, nothing copied."
+    (out/ASIDE).mkdir()
+    for p in out.iterdir():
+        if p.name not in (LOCK, ASIDE): p.rename(out/ASIDE/p.name)
+
+def put_back(
+    out:Path, # A run folder whose old run was set aside
+):
+    "Delete what a failed new run wrote in `out` and restore the run set aside."
+    for p in out.iterdir():
+        if p.name not in (LOCK, ASIDE): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    for p in (out/ASIDE).iterdir(): p.rename(out/p.name)
+    (out/ASIDE).rmdir()
 
 # %% ../nbs/03_checkpoint.ipynb #94ae7c1b
 MARKER = '.complete'
@@ -100,9 +165,20 @@ class NonFiniteGuard(TrainerCallback):
         return TrainingDiverged(f"the loss stopped being a finite number at step {self.bad_step}; training was stopped "
                                 f"and the last good checkpoint kept. Fix: {tip}lower the learning rate (--lr)")
 
-# %% ../nbs/03_checkpoint.ipynb #b3edfb0c
-MANIFEST = 'gpt_ft_run.json'
+# %% ../nbs/03_checkpoint.ipynb #0871d6ed
+class RunInterrupted(KeyboardInterrupt):
+    "Training was stopped with Ctrl-C; the message says where, and how to continue."
 
+class DiskFull(GptFtError, OSError):
+    "The disk filled up while the run was writing."
+
+def is_disk_full(
+    e:BaseException, # An error raised while saving
+)->bool:             # Was it a write to a full disk? (torch and safetensors wrap the OS error in their own)
+    "Did `e` come from a full disk?"
+    return getattr(e, 'errno', None) == errno.ENOSPC or any(s in str(e) for s in ('No space left', 'file write failed'))
+
+# %% ../nbs/03_checkpoint.ipynb #b3edfb0c
 def sha256(path:Path, chunk:int=1<<20)->str:
     "The sha256 of a file, read in chunks."
     h = hashlib.sha256()

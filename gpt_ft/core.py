@@ -4,12 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #9924be54
 from __future__ import annotations
-import os
+import math, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path', 'hub_error',
-           'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'load_tokenizer']
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'CHECKS', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path',
+           'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'flag', 'check_options',
+           'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
 class GptFtError(Exception):
@@ -34,6 +35,12 @@ def looks_like_path(
             or s.count('/') > 1 or os.sep != '/' and os.sep in s)
 
 # %% ../nbs/00_core.ipynb #65e9d399
+_fixes = {'model': "pass a local folder (one written by save_pretrained or `gpt_ft train`), or the model that "
+                   "ships with gpt_ft: bundled",
+          'tokenizer': "pass a local model folder, or a GPT-2-family name (gpt2, distilgpt2, ...), served offline",
+          'dataset': "pass a local file or folder of text (.txt, .csv, .jsonl, .parquet), or a folder written by "
+                     "save_to_disk"}
+
 def hub_error(
     name:str,            # The hub name that failed to load
     what:str='model',    # What was being loaded: 'model', 'tokenizer' or 'dataset'
@@ -43,8 +50,27 @@ def hub_error(
     why = f" ({str(err).splitlines()[0][:200]})" if err else ''
     return InputNotFound(
         f"could not load {what} '{name}': it is not a local path and the Hugging Face hub did not provide it{why}. "
-        f"Fix: check the name and your connection, or pass a local folder (a model saved with save_pretrained, "
-        f"or an output folder of `gpt_ft train`).")
+        f"Fix: check the name and your connection; without a network set HF_HUB_OFFLINE=1 and {_fixes[what]}")
+
+def _hub_host()->tuple[str, int]:
+    "The host and port a hub request goes to first: the proxy if one is set, else the hub endpoint."
+    from urllib.parse import urlparse
+    for var in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'):
+        if os.environ.get(var): u = urlparse(os.environ[var]); return u.hostname or '', u.port or 8080
+    u = urlparse(os.environ.get('HF_ENDPOINT', 'https://huggingface.co'))
+    return u.hostname or '', u.port or (443 if u.scheme == 'https' else 80)
+
+def check_hub(
+    name:str,          # The hub name about to be loaded
+    what:str='model',  # 'model', 'tokenizer' or 'dataset'
+    timeout:float=3,   # Seconds to wait for a connection
+):
+    "Fail at once with `hub_error` when the hub cannot be reached, instead of after a minute of retries."
+    import socket
+    if os.environ.get('HF_HUB_OFFLINE', '0').strip().lower() not in ('', '0', 'false'): return  # the cache decides
+    host, port = _hub_host()
+    try: socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e: raise hub_error(name, what, OSError(f"cannot connect to {host}:{port}: {e}")) from None
 
 # %% ../nbs/00_core.ipynb #35c658e0
 GPT2_FAMILY = {'gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl', 'distilgpt2'}
@@ -76,6 +102,60 @@ def resolve_name(
 # %% ../nbs/00_core.ipynb #6e72bed0
 CHUNK_TOKENS = 1024  # Tokens per chunk of logits in gpt_ft's training loss, and in the planner's count of it
 
+# %% ../nbs/00_core.ipynb #b4e5c88a
+def _whole(v)->bool: return isinstance(v, int) and not isinstance(v, bool)
+def _real(v)->bool: return _whole(v) or isinstance(v, float) and math.isfinite(v)
+def _codec(v)->bool:
+    import codecs
+    try: return isinstance(v, str) and bool(codecs.lookup(v))
+    except LookupError: return False
+
+_counts = lambda lo: (lambda v: _whole(v) and v >= lo)
+_maybe = lambda test: (lambda v: v is None or test(v))
+
+CHECKS = {  # option: (test, what the value must be, an example)
+    'block_size': (_counts(2), 'at least 2 (a whole number)', 128),
+    'batch_size': (_counts(1), 'at least 1 (a whole number)', 8),
+    'epochs': (lambda v: _real(v) and v > 0, 'above 0 (a finite number)', 1),
+    'lr': (_maybe(lambda v: _real(v) and v > 0), 'above 0 (a finite number)', 5e-5),
+    'val_split': (lambda v: _real(v) and 0 <= v < 1, 'a share from 0 up to (not including) 1', 0.1),
+    'seed': (_maybe(lambda v: _whole(v) and 0 <= v < 2**32), 'from 0 to 4294967295 (a whole number)', 42),
+    'save_steps': (_counts(1), 'at least 1 (a whole number)', 500),
+    'save_total_limit': (_maybe(_counts(1)), 'at least 1 (a whole number)', 2),
+    'max_steps': (_maybe(_counts(1)), 'at least 1 (a whole number)', 100),
+    'patience': (_maybe(_counts(1)), 'at least 1 (a whole number)', 3),
+    'lora': (_counts(0), 'at least 0 (a whole number; 0: full fine-tuning)', 8),
+    'lora_alpha': (_maybe(lambda v: _real(v) and v > 0), 'above 0', 16),
+    'lora_dropout': (lambda v: _real(v) and 0 <= v < 1, 'a probability from 0 up to (not including) 1', 0.05),
+    'freeze_layers': (_counts(0), 'at least 0 (a whole number)', 2),
+    'effective_batch': (_maybe(_counts(1)), 'at least 1 (a whole number)', 64),
+    'stride': (_maybe(_counts(1)), 'at least 1 (a whole number)', 64),
+    'n': (_counts(1), 'at least 1 (a whole number)', 1),
+    'max_new_tokens': (_counts(1), 'at least 1 (a whole number)', 50),
+    'temperature': (lambda v: _real(v) and v >= 0, 'at least 0 (a finite number; 0: greedy)', 0.8),
+    'top_k': (_counts(0), 'at least 0 (a whole number; 0: no limit)', 50),
+    'top_p': (lambda v: _real(v) and 0 < v <= 1, 'a probability above 0 and at most 1', 0.95),
+    'repetition_penalty': (lambda v: _real(v) and v > 0, 'above 0 (a finite number; 1: none)', 1.2),
+    'sample_every': (_maybe(_counts(1)), 'at least 1 (a whole number)', 50),
+    'tokens': (_maybe(lambda v: _real(v) and v > 0), 'above 0', 5e6),
+    'encoding': (_codec, "an encoding Python knows, such as utf-8, utf-16 or latin-1", 'utf-8'),
+    'text_column': (lambda v: isinstance(v, str) and bool(v), 'a column name', 'text'),
+}
+
+def flag(name:str)->str:
+    "The command-line spelling of option `name`."
+    return '-n' if name == 'n' else '--' + name.replace('_', '-')
+
+def check_options(
+    **values, # Options by name; those without a rule in `CHECKS` pass unchecked
+):
+    "Raise an `InputError` for the first value that breaks its rule in `CHECKS`."
+    for name, v in values.items():
+        if name not in CHECKS: continue
+        test, rule, example = CHECKS[name]
+        if not test(v): raise InputError(f"{name} must be {rule}, got {v!r}. Fix: pass e.g. {flag(name)} {example} "
+                                         f"({name}={example!r} in Python)")
+
 # %% ../nbs/00_core.ipynb #737faee9
 _tok_files = ('tokenizer.json', 'vocab.json', 'tokenizer_config.json', 'tokenizer.model')
 
@@ -97,6 +177,7 @@ def load_tokenizer(
             "save_pretrained, or a name such as gpt2")
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     else:
+        check_hub(str(name_or_path), 'tokenizer')
         try: tok = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
         except OSError as e: raise hub_error(str(name_or_path), 'tokenizer', e) from e
     if tok.pad_token is None: tok.pad_token = tok.eos_token

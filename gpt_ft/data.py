@@ -4,14 +4,15 @@
 
 # %% ../nbs/01_data.ipynb #58393291
 from __future__ import annotations
-import functools, hashlib, json, os
+import functools, hashlib, json, os, sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, torch
 import datasets
 from datasets import Dataset, DatasetDict, concatenate_datasets
-from .core import InputError, InputNotFound, gpt2_tokenizer_dir, hub_error, load_tokenizer, looks_like_path
+from .core import (InputError, InputNotFound, check_hub, check_options, gpt2_tokenizer_dir, hub_error,
+                         load_tokenizer, looks_like_path)
 
 # %% auto #0
 __all__ = ['PIECE_CHARS', 'check_text_file', 'load_texts', 'tokenize_texts', 'make_blocks', 'LMCollator', 'build_datasets']
@@ -19,21 +20,26 @@ __all__ = ['PIECE_CHARS', 'check_text_file', 'load_texts', 'tokenize_texts', 'ma
 # %% ../nbs/01_data.ipynb #472c0154
 _text_exts = ('.txt', '.text', '.md')
 _table_fmts = {'.csv': 'csv', '.tsv': 'csv', '.json': 'json', '.jsonl': 'json', '.parquet': 'parquet'}
+_boms = ((b'\xff\xfe\x00\x00', 'utf-32'), (b'\x00\x00\xfe\xff', 'utf-32'), (b'\xef\xbb\xbf', 'utf-8-sig'),
+         (b'\xff\xfe', 'utf-16'), (b'\xfe\xff', 'utf-16'))  # longest first: UTF-32's little-endian BOM starts like UTF-16's
 
 def check_text_file(
     path:Path,               # A text file
-    encoding:str='utf-8',    # Its encoding
-):
+    encoding:str='utf-8',    # Its encoding, unless it starts with a byte-order mark (which then decides)
+)->str:                      # The encoding to read it with
     "Raise an `InputError` naming the fix if `path` is empty, blank, binary or not in `encoding`."
     data = path.read_bytes()
     if not data: raise InputError(f"'{path}' is empty. Fix: put some text in it, or leave it out")
-    if b'\x00' in data[:8192]: raise InputError(f"'{path}' looks like a binary file (it holds NUL bytes). "
-                                                "Fix: pass a plain-text file")
+    encoding = next((enc for bom, enc in _boms if data.startswith(bom)), encoding)
     try: text = data.decode(encoding)
     except UnicodeDecodeError as e: raise InputError(
         f"'{path}' is not valid {encoding}: byte {e.start} is {data[e.start:e.start+1]!r}. Fix: convert the file to "
         f"UTF-8, or pass its encoding (encoding='latin-1' in Python, --encoding latin-1 on the command line)") from None
+    if (i := text.find('\x00')) >= 0: raise InputError(
+        f"'{path}' looks like a binary file: it holds a NUL at byte {len(text[:i].encode(encoding)):,}. Fix: pass a "
+        "plain-text file (or its --encoding, if it is UTF-16 or UTF-32 without a byte-order mark)")
     if not text.strip(): raise InputError(f"'{path}' holds only whitespace. Fix: put some text in it, or leave it out")
+    return encoding
 
 # %% ../nbs/01_data.ipynb #93a3e8e3
 def _text_only(ds:Dataset, column:str, src)->Dataset:
@@ -43,6 +49,14 @@ def _text_only(ds:Dataset, column:str, src)->Dataset:
         f"{src} has no column '{column}'; its columns are {ds.column_names}. Fix: pass the right one with "
         f"text_column= (--text-column on the command line)")
     ds = ds.select_columns([column])
+    if getattr(ds.features[column], 'dtype', None) not in ('string', 'large_string'):
+        row, v = next((i, v) for i, v in enumerate(ds[column]) if not isinstance(v, str))
+        raise InputError(f"{src}: row {row + 1} of column '{column}' is {v!r}, not text. Fix: make every "
+                         f"'{column}' value a string")
+    elif (nulls := ds.data.column(column).null_count):  # a missing value in a text column
+        row = pc.index(pc.is_null(ds.data.column(column)), True).as_py()
+        raise InputError(f"{src}: row {row + 1} of column '{column}' is empty (null), not text; {nulls:,} rows are. "
+                         f"Fix: give every row a '{column}' string, or leave those rows out")
     if column != 'text': ds = ds.rename_column(column, 'text')
     return ds.filter(lambda b: [bool(t and t.strip()) for t in b['text']], batched=True, desc='Dropping empty rows')
 
@@ -72,9 +86,12 @@ def _load_table(path:Path, column:str)->Dataset:
 
 # %% ../nbs/01_data.ipynb #175e8746
 def _load_text_files(files:list[Path], line_by_line:bool, encoding:str)->Dataset:
-    for f in files: check_text_file(f, encoding)
-    ds = datasets.load_dataset('text', data_files=[str(f) for f in files], split='train', encoding=encoding,
-                               sample_by='line' if line_by_line else 'document', keep_linebreaks=not line_by_line)
+    by_encoding = {}
+    for f in files: by_encoding.setdefault(check_text_file(f, encoding), []).append(str(f))
+    ds = concatenate_datasets([datasets.load_dataset('text', data_files=fs, split='train', encoding=enc,
+                                                     sample_by='line' if line_by_line else 'document',
+                                                     keep_linebreaks=not line_by_line)
+                               for enc, fs in by_encoding.items()])
     return _text_only(ds, 'text', 'text files') if line_by_line else ds
 
 def _load_one(src, line_by_line:bool, text_column:str, encoding:str)->Dataset:
@@ -82,6 +99,7 @@ def _load_one(src, line_by_line:bool, text_column:str, encoding:str)->Dataset:
     path = Path(src).expanduser()
     if not path.exists():
         if looks_like_path(src): raise InputNotFound(f"no file or folder '{src}'. Fix: check the path")
+        check_hub(str(src), 'dataset')
         try: ds = datasets.load_dataset(str(src), split='train')
         except Exception as e: raise hub_error(str(src), 'dataset', e) from e
         return _text_only(ds, text_column, f"dataset '{src}'")
@@ -267,7 +285,7 @@ def build_datasets(
     encoding:str='utf-8',     # Encoding of text files
 )->DatasetDict:               # `train` and, unless there is no validation data, `validation` blocks
     "Load, tokenize, cut and split: the training and validation blocks for a causal language model."
-    if not 0 <= val_split < 1: raise InputError(f"val_split must be in [0, 1), got {val_split}. Fix: use e.g. 0.1")
+    check_options(val_split=val_split, block_size=block_size, text_column=text_column, encoding=encoding)
     load = lambda src: load_texts(src, line_by_line, text_column, encoding)
     blocks = lambda d: make_blocks(tokenize_texts(d, tokenizer), block_size, pack)
     docs, val = load(train), None
@@ -276,9 +294,8 @@ def build_datasets(
         docs, val_docs = _split(docs, val_split, seed)
         val = blocks(val_docs)
     out = blocks(docs)
-    if val is None and val_split:
-        if len(out) < 2: raise InputError(
-            f"the data makes only {len(out)} block of {block_size} tokens, too little to hold some out for "
-            "validation. Fix: pass more text, a separate eval file, or val_split=0 (--val-split 0)")
-        out, val = _split(out, val_split, seed)
+    if val is None and val_split and len(out) < 2:  # a short file still trains; it just cannot be validated
+        print(f"note: the data makes only {len(out)} block of {block_size} tokens, too little to hold some out: "
+              "training without validation (pass an eval file to validate)", file=sys.stderr)
+    elif val is None and val_split: out, val = _split(out, val_split, seed)
     return DatasetDict(train=out, validation=val) if val is not None else DatasetDict(train=out)

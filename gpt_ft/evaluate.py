@@ -8,7 +8,7 @@ import math, os
 import torch, torch.nn.functional as F
 from datasets import Dataset
 from transformers.convert_slow_tokenizer import bytes_to_unicode
-from .core import InputError, load_tokenizer
+from .core import InputError, check_options, load_tokenizer
 from .data import LMCollator, load_texts, make_blocks, tokenize_texts
 from .model import load_model
 
@@ -61,9 +61,9 @@ def _batch_stats(model, batch:dict, tb:torch.Tensor)->torch.Tensor:
                          (top5 == tgt[:, None]).any(-1).sum().item(), len(tgt), tb[tgt.cpu()].sum().item()],
                         dtype=torch.float64)
 
-def _windows(data, tokenizer, block_size, stride, line_by_line, text_column)->Dataset:
+def _windows(data, tokenizer, block_size, stride, line_by_line, text_column, encoding)->Dataset:
     if isinstance(data, Dataset) and 'input_ids' in data.column_names: return data
-    ids = tokenize_texts(load_texts(data, line_by_line, text_column), tokenizer)
+    ids = tokenize_texts(load_texts(data, line_by_line, text_column, encoding), tokenizer)
     return make_blocks(ids, block_size) if stride is None else sliding_windows(ids, block_size, stride)
 
 @torch.no_grad()
@@ -77,14 +77,23 @@ def evaluate(
     line_by_line:bool=False, # One document per line?
     text_column:str='text',  # Column with the text, for tables and datasets
     device:str='auto',       # Where to run a model that is loaded by name
+    encoding:str='utf-8',    # Encoding of text files (a byte-order mark decides by itself)
+    allow_pickle:bool=False, # Allow loading pickle weights (they can run code)
+    trust_remote_code:bool=False, # Allow code from a hub repository to run
 )->dict:                     # loss, perplexity, bits_per_byte, accuracy, top5_accuracy, tokens, bytes
     "Score a causal language model on unseen text."
+    check_options(block_size=block_size, stride=stride, batch_size=batch_size, text_column=text_column, encoding=encoding)
     name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
-    if isinstance(model, (str, os.PathLike)): model = load_model(model, device=device, precision='auto')
+    if isinstance(model, (str, os.PathLike)): model = load_model(model, device=device, precision='auto',
+                                                                 allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    ctx = getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
+    if ctx and block_size > ctx: raise InputError(
+        f"block_size {block_size} is longer than the model's context of {ctx} tokens. Fix: pass block_size={ctx} "
+        f"(--block-size {ctx}) or less")
     tokenizer = tokenizer or load_tokenizer(name)
     was_training = model.training
     model.eval()
-    wins, tb = _windows(data, tokenizer, block_size, stride, line_by_line, text_column), token_bytes(tokenizer)
+    wins, tb = _windows(data, tokenizer, block_size, stride, line_by_line, text_column, encoding), token_bytes(tokenizer)
     collate, tot = LMCollator(tokenizer.pad_token_id), torch.zeros(5, dtype=torch.float64)
     for i in range(0, len(wins), batch_size):
         rows = wins[i:i + batch_size]

@@ -4,16 +4,20 @@
 
 # %% ../nbs/06_generate.ipynb #e7a909bf
 from __future__ import annotations
-import os
+import os, sys
 import torch
 from transformers import set_seed
-from .core import InputError, load_tokenizer
+from .core import InputError, check_options, load_tokenizer
 from .model import load_model
 
 # %% auto #0
 __all__ = ['generate']
 
 # %% ../nbs/06_generate.ipynb #5f16aca9
+def _context(model)->int|None:
+    "The longest sequence `model` takes, from its config."
+    return getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
+
 def generate(
     model,                      # Model object, hub name or model folder
     prompts:str|list='',        # A prompt or a list of prompts; '' starts from nothing
@@ -27,19 +31,30 @@ def generate(
     seed:int=None,              # Seed for reproducible samples
     return_prompt:bool=True,    # Include the prompt in each returned string?
     device:str='auto',          # Where to run a model that is loaded by name
+    allow_pickle:bool=False,    # Allow loading pickle weights (they can run code)
+    trust_remote_code:bool=False, # Allow code from a hub repository to run
 )->list[str]:                   # `n` samples per prompt, prompt by prompt
     "Generate `n` continuations of each prompt."
-    if n < 1 or max_new_tokens < 1: raise InputError(
-        f"n and max_new_tokens must be at least 1, got {n} and {max_new_tokens}. Fix: pass positive numbers")
-    if temperature < 0 or not 0 < top_p <= 1: raise InputError(
-        f"temperature must be >= 0 and top_p in (0, 1], got {temperature} and {top_p}. Fix: e.g. 0.8 and 0.95")
+    check_options(n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                  repetition_penalty=repetition_penalty, seed=seed)
     name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
-    if isinstance(model, (str, os.PathLike)): model = load_model(model, device=device, precision='auto')
+    if isinstance(model, (str, os.PathLike)): model = load_model(model, device=device, precision='auto',
+                                                                 allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    ctx = _context(model)
+    if ctx and max_new_tokens >= ctx: raise InputError(
+        f"max_new_tokens {max_new_tokens:,} does not fit the model's context of {ctx:,} tokens, prompt included. "
+        f"Fix: pass at most {ctx - 1} (--max-new-tokens {ctx // 4} leaves room for a prompt)")
     tok = tokenizer or load_tokenizer(name)
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    side, tok.padding_side = tok.padding_side, 'left'
-    try: enc = tok([p or tok.bos_token for p in prompts], return_tensors='pt', padding=True).to(model.device)
-    finally: tok.padding_side = side
+    sides = tok.padding_side, tok.truncation_side
+    tok.padding_side = tok.truncation_side = 'left'
+    room = ctx - max_new_tokens if ctx else None  # a long prompt keeps its end, the part the text continues from
+    try: enc = tok([p or tok.bos_token for p in prompts], return_tensors='pt', padding=True,
+                   truncation=room is not None, max_length=room).to(model.device)
+    finally: tok.padding_side, tok.truncation_side = sides
+    if room and any(len(ids) > room for ids in tok(prompts)['input_ids']):
+        print(f"note: a prompt was longer than the {room:,} tokens the context leaves beside {max_new_tokens} new "
+              "ones; it was cut to its last tokens", file=sys.stderr)
     if seed is not None: set_seed(seed)
     sample = temperature > 0
     kw = dict(temperature=temperature, top_k=top_k, top_p=top_p) if sample else {}

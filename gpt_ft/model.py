@@ -4,11 +4,11 @@
 
 # %% ../nbs/02_model.ipynb #a23dba4a
 from __future__ import annotations
-import os
+import json, os
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-from .core import InputError, InputNotFound, looks_like_path, hub_error, resolve_name
+from .core import InputError, InputNotFound, check_hub, looks_like_path, hub_error, resolve_name
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora', 'freeze',
@@ -72,11 +72,46 @@ def tiny_gpt2(
 # %% ../nbs/02_model.ipynb #1b0af275
 _pickle_names = ('pytorch_model.bin', 'pytorch_model.bin.index.json')
 
-def _check_model_dir(path:Path, allow_pickle:bool):
+def _check_config(path:Path, trust_remote_code:bool):
+    "Raise an `InputError` unless `path/config.json` is valid JSON describing a causal language model."
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    f = path/'config.json'
+    text = f.read_text(encoding='utf-8', errors='replace')
+    try: cfg = json.loads(text)
+    except json.JSONDecodeError as e: raise InputError(
+        f"'{f}' is {'empty' if not text.strip() else f'not valid JSON ({e.msg}, line {e.lineno})'}. Fix: copy the "
+        "model folder again, or save the model anew with save_pretrained") from None
+    kind, archs = (cfg.get('model_type'), cfg.get('architectures') or []) if isinstance(cfg, dict) else (None, [])
+    lm_classes = {c for v in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() for c in ([v] if isinstance(v, str) else v)}
+    causal = set(archs) & lm_classes if archs else kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if causal or trust_remote_code and 'auto_map' in cfg: return
+    raise InputError(f"'{path}' holds a {kind or 'model without a model_type'} model"
+                     f"{' (' + ', '.join(archs) + ')' if archs else ''}, "
+                     "not a causal language model that writes text. Fix: pass a GPT-2-family model such as gpt2, "
+                     "bundled, or a `gpt_ft train` output folder")
+
+def _check_safetensors(f:Path):
+    "Raise an `InputError` unless `f` is as long as its own header says (a download or copy cut short is not)."
+    size = f.stat().st_size
+    fix = "Fix: copy or download the model again"
+    if size == 0: raise InputError(f"'{f}' is empty (0 bytes). {fix}")
+    with open(f, 'rb') as fh:
+        head = fh.read(8)
+        n = int.from_bytes(head, 'little') if len(head) == 8 else size
+        try: header = json.loads(fh.read(n)) if 8 + n <= size else None
+        except (json.JSONDecodeError, UnicodeDecodeError): header = None
+    if header is None: raise InputError(f"'{f}' is not a safetensors file (its header is damaged). {fix}")
+    need = 8 + n + max((t['data_offsets'][1] for k, t in header.items() if k != '__metadata__'), default=0)
+    if size < need: raise InputError(f"'{f}' is truncated: {size:,} bytes where its header describes {need:,}. {fix}")
+
+def _check_model_dir(path:Path, allow_pickle:bool, trust_remote_code:bool=False):
     if not path.is_dir() or not (path/'config.json').exists(): raise InputError(
         f"'{path}' is not a model folder (it has no config.json). Fix: pass a folder written by save_pretrained "
         "or by `gpt_ft train`, or a hub name such as gpt2")
-    if any(path.glob('*.safetensors')): return
+    _check_config(path, trust_remote_code)
+    if files := sorted(path.glob('*.safetensors')):
+        for f in files: _check_safetensors(f)
+        return
     if any((path/n).exists() for n in _pickle_names):
         if allow_pickle: return
         raise InputError(f"'{path}' holds only pickle weights (pytorch_model.bin), which can run code when loaded. "
@@ -94,9 +129,10 @@ def load_model(
     "Load a causal language model safely, on `device`, in `precision`; `bundled` is the model that ships with gpt_ft."
     name_or_path = resolve_name(name_or_path)
     path = Path(name_or_path).expanduser()
-    if path.exists(): _check_model_dir(path, allow_pickle)
+    if path.exists(): _check_model_dir(path, allow_pickle, trust_remote_code)
     elif looks_like_path(name_or_path): raise InputNotFound(
         f"no model folder '{name_or_path}'. Fix: check the path, or pass a hub name such as gpt2")
+    else: check_hub(str(name_or_path), 'model')
     dtype = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[
         pick_precision(device or 'cpu', precision, training=False)]
     src = str(path) if path.exists() else str(name_or_path)

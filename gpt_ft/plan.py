@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
-from .core import CHUNK_TOKENS, InputError, resolve_name
+from .core import check_options, CHUNK_TOKENS, InputError, resolve_name
 
 # %% auto #0
 __all__ = ['GiB', 'DEVICES', 'SHAPES', 'Device', 'cpu_device', 'get_device', 'model_config', 'param_counts', 'block_activations',
@@ -273,8 +273,7 @@ def plan(
     if not 1 <= block_size <= cfg.n_positions: raise InputError(
         f"block_size {block_size} does not fit the model's context of {cfg.n_positions} tokens. Fix: use "
         f"--block-size {cfg.n_positions} or less")
-    if batch_size < 1: raise InputError(f"batch_size must be at least 1, got {batch_size}. Fix: use --batch-size 1 or more")
-    if lora < 0: raise InputError(f"the LoRA rank must be 0 (off) or more, got {lora}. Fix: use e.g. --lora 8")
+    check_options(block_size=block_size, batch_size=batch_size, lora=lora, freeze_layers=freeze_layers, tokens=tokens)
     if not 0 <= freeze_layers < cfg.n_layer: raise InputError(
         f"cannot freeze {freeze_layers} layers: the model has {cfg.n_layer} blocks and at least one must train. "
         f"Fix: use --freeze-layers {cfg.n_layer - 1} or less")

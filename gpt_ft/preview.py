@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pyarrow.compute as pc
 from datasets import Dataset
-from .core import InputError, load_tokenizer
+from .core import check_options, InputError, load_tokenizer
 from .data import load_texts, tokenize_texts, make_blocks, _split
 
 # %% auto #0
@@ -78,8 +78,8 @@ def _warnings(p, scan:dict, lens:np.ndarray, min_steps:int, short_tokens:int)->d
     w, docs = {}, p.documents
     if p.val_split and p.val_blocks == 0:
         w['no_validation'] = (f"the data makes only {_plural(p.blocks, 'block')} of {p.block_size} tokens, too little "
-            "to hold some out for validation, so training would stop with an error. Fix: pass more text, a separate "
-            "eval file (--eval), or val_split=0 (--val-split 0)")
+            "to hold some out for validation, so training runs without any. Fix: pass more text, or a separate eval "
+            "file (--eval) to validate on")
     if p.train_blocks < p.batch_size:
         w['few_blocks'] = (f"only {_plural(p.train_blocks, 'training block')}, fewer than one batch of {p.batch_size}: "
             "each epoch is a single step on a part-empty batch. Fix: pass more text, or a smaller batch size "
@@ -187,9 +187,8 @@ def preview(
     name:str=None,            # What to call the data in the report; default: the path, or what `data` is
 )->DataPreview:
     "Load, tokenize and cut `data` as training would, and report what came out."
-    if batch_size < 1: raise InputError(f"batch_size must be at least 1, got {batch_size}. Fix: use e.g. 32")
-    if block_size < 2: raise InputError(f"block_size must be at least 2, got {block_size}. Fix: use 128 or more")
-    if not 0 <= val_split < 1: raise InputError(f"val_split must be in [0, 1), got {val_split}. Fix: use e.g. 0.1")
+    check_options(block_size=block_size, batch_size=batch_size, val_split=val_split, seed=seed, encoding=encoding,
+                  text_column=text_column)
     tok = tokenizer if hasattr(tokenizer, 'eos_token_id') else load_tokenizer(tokenizer)
     docs = load_texts(data, line_by_line, text_column, encoding)
     scan = _scan(docs)

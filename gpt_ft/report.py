@@ -93,21 +93,28 @@ def png(
     return out.getvalue()
 
 # %% ../nbs/07_report.ipynb #f57621c9
+def _clock(seconds:float)->str:
+    "Seconds as h:mm:ss, or m:ss under an hour."
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
 def progress_line(
     logs:dict,            # One log record
     max_steps:int=None,   # Steps in the whole run
     tokens_per_s:float=None, # Training throughput since the previous record
+    eta:float=None,       # Seconds the run has left, if known
 )->str:                   # One line
-    "A compact, aligned line for one log record."
+    "A line a person reads at a glance, for one log record: step, loss, learning rate, speed, time left."
     step = f"step {logs.get('step', '?')}" + (f"/{max_steps}" if max_steps else '')
-    parts = [f"{step:>13}"] + ([f"epoch {logs['epoch']:5.2f}"] if 'epoch' in logs else [])
+    parts = [f"{step:>11}"] + ([f"epoch {logs['epoch']:5.2f}"] if 'epoch' in logs else [])
     if 'train_runtime' in logs:
-        return ' | '.join(parts + [f"done in {logs['train_runtime']:.1f}s", f"mean loss {logs['train_loss']:.4f}"])
+        return '  '.join(parts + [f"done in {_clock(logs['train_runtime'])}", f"mean loss {logs['train_loss']:.4f}"])
     if 'loss' in logs: parts.append(f"loss {logs['loss']:.4f}")
     if 'eval_loss' in logs: parts.append(f"eval loss {logs['eval_loss']:.4f}")
-    if 'learning_rate' in logs: parts.append(f"lr {logs['learning_rate']:.2e}")
+    if 'learning_rate' in logs: parts.append(f"lr {logs['learning_rate']:.1e}")
     if tokens_per_s: parts.append(f"{tokens_per_s:,.0f} tok/s")
-    return ' | '.join(parts)
+    if eta is not None: parts.append(f"eta {_clock(eta)}")
+    return '  '.join(parts)
 
 # %% ../nbs/07_report.ipynb #56eb0eda
 def _tokens_per_row(dataloader)->float|None:
@@ -145,7 +152,8 @@ class LossPlot(TrainerCallback):
         return Image(png(self.figure(state)))
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
-        self.handle, self.drawn, self.busy, self.t0 = None, 0.0, 0.0, None
+        self.handle, self.drawn, self.busy, self.t0, self.began = None, 0.0, 0.0, None, time.perf_counter()
+        self.first = state.global_step
         self.step0, self.tokens0 = state.global_step, state.num_input_tokens_seen
         per_row = _tokens_per_row(train_dataloader)
         self.per_step = per_row and per_row * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
@@ -167,7 +175,9 @@ class LossPlot(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs: return
         speed = self._throughput(state) if 'loss' in logs else None
-        line = progress_line({'step': state.global_step, **logs}, state.max_steps, speed)
+        done, wall = state.global_step - self.first, time.perf_counter() - self.began
+        eta = wall / done * (state.max_steps - state.global_step) if done and 'loss' in logs else None
+        line = progress_line({'step': state.global_step, **logs}, state.max_steps, speed, eta)
         self.lines.append(line)
         if self.mode == 'terminal':
             from tqdm.auto import tqdm
@@ -424,8 +434,12 @@ def _text(
     for i, s in enumerate(self.samples):
         out += [wrap(s['prompt'], '  ')] + [wrap((s['prompt'] + s[k]).replace('\n', ' '), f"    {name:12}")
                                              for k, name in (('base', 'base:'), ('tuned', 'fine-tuned:'))]
-        if self.memorised: out.append(f"    {'memorised:':12}" + ' / '.join(
-            f"{self.memorised[i][k]['share']:.0%} ({self.memorised[i][k]['longest']} tokens)" for k in ('base', 'tuned')))
+        if self.memorised:
+            m = self.memorised[i]
+            out.append(f"    {'copied:':12}" + ', '.join(f"{name} {m[k]['share']:.0%}" for k, name in
+                                                    (('base', 'base'), ('tuned', 'fine-tuned')))
+                       + f" of {self.n}-token runs found in the training data (longest {m['base']['longest']} and "
+                       f"{m['tuned']['longest']} tokens)")
     return '\n'.join(out)
 
 def _save(

@@ -138,7 +138,7 @@ class LMTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         counting = self._eval_sums is not None and 'labels' in inputs
-        if counting: num_items_in_batch = _targets(inputs['labels'])  # evaluation: this batch's own mean, summed below
+        if counting: num_items_in_batch = None  # evaluation: this batch's own mean, summed over its tokens below
         parts = self.chunked_parts(model, inputs, return_outputs)
         if parts is None: res = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         else:
@@ -148,8 +148,8 @@ class LMTrainer(Trainer):
                 loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens)
             res = (loss, {'loss': loss}) if return_outputs else loss
         if counting:
-            loss = (res[0] if return_outputs else res).detach()
-            self._eval_sums += torch.stack([loss.to(self._eval_sums.dtype) * num_items_in_batch, num_items_in_batch])
+            loss, n = (res[0] if return_outputs else res).detach(), _targets(inputs['labels'])
+            self._eval_sums += torch.stack([loss * n, n]).to(self._eval_sums.dtype)
         return res
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):

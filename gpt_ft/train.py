@@ -4,18 +4,19 @@
 
 # %% ../nbs/04_train.ipynb #7d9a95bf
 from __future__ import annotations
-import json, os, shutil, tempfile
+import contextlib, importlib.util, json, os, shutil, tempfile
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
-from .core import CHUNK_TOKENS, InputError, load_tokenizer
+from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options, load_tokenizer
 from .data import LMCollator, build_datasets
 from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
-from .checkpoint import (Checkpoints, NonFiniteGuard, check_output_dir, data_files, environment, fresh_dir,
-                               latest_checkpoint, now, write_manifest, MANIFEST)
+from .checkpoint import (ASIDE, MANIFEST, MARKER, Checkpoints, DiskFull, NonFiniteGuard, RunInterrupted, RunLock,
+                               TrainingDiverged, check_output_dir, data_files, environment, is_disk_full,
+                               latest_checkpoint, now, put_back, set_aside, write_manifest, _exists)
 from .speed import LMTrainer, fast_enabled, speed_kwargs
 
 # %% auto #0
-__all__ = ['training_args', 'make_trainer', 'default_lr', 'finetune']
+__all__ = ['training_args', 'make_trainer', 'default_lr', 'check_fits', 'finetune']
 
 # %% ../nbs/04_train.ipynb #d810e631
 def training_args(
@@ -34,8 +35,7 @@ def training_args(
     **kwargs,                    # Any other `TrainingArguments` field
 )->TrainingArguments:
     "`TrainingArguments` with the seed recipe's defaults plus evaluation, logging, seeding and precision."
-    for name, v in [('epochs', epochs), ('batch_size', batch_size), ('lr', lr)]:
-        if not v > 0: raise InputError(f"{name} must be above 0, got {v}. Fix: pass a positive {name}")
+    check_options(epochs=epochs, batch_size=batch_size, lr=lr, save_steps=save_steps, seed=seed)
     fast, device = fast_enabled(fast), pick_device(device)
     precision = pick_precision(device, precision)
     kw = dict(num_train_epochs=epochs, per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
@@ -88,16 +88,26 @@ def default_lr(
 _max_lr = 1e-3
 
 # %% ../nbs/04_train.ipynb #7f4a448f
-def _check_fits(model, tokenizer, block_size:int):
-    if block_size < 2: raise InputError(f"block_size must be at least 2, got {block_size}. Fix: use 128 or more")
+def check_fits(
+    model,              # The model about to train
+    tokenizer,          # Its tokenizer
+    block_size:int,     # Tokens per training block
+    lora_targets:list=None, # Modules LoRA will adapt, if any
+):
+    "Raise an `InputError` if the blocks, the tokenizer or the LoRA targets do not fit `model`."
     ctx = getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
     if ctx and block_size > ctx: raise InputError(
         f"block_size {block_size} is longer than the model's context of {ctx} tokens. Fix: pass block_size={ctx} "
-        "or less")
+        f"(--block-size {ctx}) or less")
     if len(tokenizer) > model.get_input_embeddings().num_embeddings: raise InputError(
         f"the tokenizer has {len(tokenizer):,} tokens but the model only {model.get_input_embeddings().num_embeddings:,}"
         " embeddings. Fix: use the tokenizer that came with the model")
+    names = {n.rsplit('.', 1)[-1] for n, m in model.named_modules() if n and not list(m.children())}
+    if missing := [t for t in lora_targets or [] if t not in names]: raise InputError(
+        f"the model has no module named {', '.join(map(repr, missing))} for LoRA to adapt; its layers are "
+        f"{', '.join(sorted(names))}. Fix: pass some of those with lora_targets (--lora-targets)")
 
+# %% ../nbs/04_train.ipynb #f3f9e718
 def _save(trainer:Trainer, out:Path, metrics:dict):
     "Write the final model into `out`, each file complete before it takes its place; LoRA adapters go to `adapter/`."
     main, tmp = trainer.is_world_process_zero(), out/'.saving'  # every process takes part; only the first writes
@@ -115,9 +125,19 @@ def _save(trainer:Trainer, out:Path, metrics:dict):
     trainer.save_state()
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
-_same_run = ('model', 'block_size', 'epochs', 'batch_size', 'lr', 'seed', 'line_by_line', 'pack', 'val_split',
-             'text_column', 'lora', 'lora_alpha', 'lora_targets', 'freeze_embeddings', 'freeze_layers', 'effective_batch',
-             'max_steps')
+def _describe(v):
+    "A value as the manifest records it: local paths resolved, objects by their type."
+    if isinstance(v, (list, tuple)):
+        return [_describe(x) for x in v] if all(_exists(x) for x in v) else f"{len(v)} texts"
+    if isinstance(v, (str, os.PathLike)): return str(Path(v).expanduser().resolve()) if _exists(v) else str(v)
+    return v if v is None or isinstance(v, (bool, int, float)) else type(v).__name__
+
+def _local(*sources)->list[Path]:
+    "The local files and folders among `sources` (paths, lists of them, names, objects)."
+    flat = [x for s in sources for x in (s if isinstance(s, (list, tuple)) else [s])]
+    return [Path(x).expanduser() for x in flat if isinstance(x, (str, os.PathLike)) and _exists(x)]
+
+_not_compared = {'overwrite', 'resume', 'save_total_limit', 'allow_pickle', 'trust_remote_code'}
 
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
@@ -127,15 +147,47 @@ def _resume_from(out:Path, config:dict, files:list)->Path:
         "(--resume), using overwrite=True (--overwrite) to replace the folder")
     old = json.loads((out/MANIFEST).read_text()) if (out/MANIFEST).exists() else {}
     cfg = old.get('config')  # None: a folder without a manifest, nothing to compare
-    diff = [k for k in _same_run if cfg is not None and cfg.get(k) != config.get(k)]
-    if [f['sha256'] for f in old.get('data_files', files)] != [f['sha256'] for f in files]: diff.append('data files')
-    if diff: raise InputError(f"the run in '{out}' was started with other settings ({', '.join(diff)} differ). Fix: "
-                              "resume with the same data and options, or start a new run in another folder")
+    diff = [k for k in config if cfg is not None and k not in _not_compared and cfg.get(k) != config[k]]
+    was = {f['path']: f['sha256'] for f in old.get('data_files', files)}
+    diff += [Path(f['path']).name for f in files if was.get(f['path']) != f['sha256']]
+    diff += [Path(p).name for p in was if p not in {f['path'] for f in files}]
+    if diff: raise InputError(f"the run in '{out}' was started with other settings or data ({', '.join(diff)} "
+                              "differ). Fix: resume with the same data and options, or start a new run in another folder")
     return ckpt
 
+def _checkpoint_mb(out:Path, model)->float:
+    "Megabytes one checkpoint of `model` takes: the last complete one's size, or weights plus AdamW's two moments."
+    if last := latest_checkpoint(out): return sum(f.stat().st_size for f in last.rglob('*') if f.is_file()) / 1e6
+    ps = list(model.parameters())
+    return sum(p.numel() * 4 + (8 * p.numel() if p.requires_grad else 0) for p in ps) / 1e6
+
+def _stopped(out:Path, e:BaseException, trainer, aside:bool)->BaseException:
+    "Leave the truth in `out` after training stopped with `e`; the error to raise in its place."
+    step = trainer.state.global_step
+    if is_disk_full(e):
+        for p in out.glob('checkpoint-*'):
+            if not (p/MARKER).exists(): shutil.rmtree(p, ignore_errors=True)  # half-written: never a checkpoint
+        shutil.rmtree(out/'.saving', ignore_errors=True)
+        e = DiskFull(f"the disk holding '{out}' is full ({shutil.disk_usage(out).free / 1e6:,.0f} MB free); a "
+                     f"checkpoint needs about {_checkpoint_mb(out, trainer.model):,.0f} MB of space. Fix: free some "
+                     "space or choose an output folder on a bigger disk, then "
+                     + ("start again" if aside else "continue with --resume"))
+    if aside:
+        put_back(out)
+        note = f"; the run that was in '{out}' is back in place"
+        return RunInterrupted(f"interrupted at step {step}{note}") if isinstance(e, KeyboardInterrupt) else e
+    if isinstance(e, KeyboardInterrupt):
+        write_manifest(out, status='interrupted', ended=now(), step=step)
+        return RunInterrupted(f"interrupted at step {step}; continue with --resume (resume=True)")
+    try: write_manifest(out, status='diverged' if isinstance(e, TrainingDiverged) else 'failed', ended=now(),
+                        step=step, error=f"{type(e).__name__}: {str(e)[:500]}")
+    except OSError: pass  # a disk too full even for the manifest
+    return e
+
+# %% ../nbs/04_train.ipynb #0c078ba8
 def finetune(
-    train,                       # Training data: a path, folder, hub dataset, `Dataset` or list of strings
-    model='gpt2',                # Hub name, model folder, earlier output folder, or a model object
+    train,                       # Training data: a path, a list of paths, a folder, hub dataset, `Dataset` or list of strings
+    model='gpt2',                # Hub name, model folder, earlier output folder, `bundled`, or a model object
     output_dir:str|os.PathLike='output', # Where the run is written
     eval=None,                   # Validation data; default: hold out `val_split` of `train`
     val_split:float=0.1,         # Share of documents held out when `eval` is not given
@@ -146,13 +198,18 @@ def finetune(
     line_by_line:bool=False,     # One document per line?
     pack:bool=True,              # Join documents into one stream before cutting blocks?
     text_column:str='text',      # Column with the text, for tables and datasets
-    overwrite:bool=False,        # Replace an existing output folder?
+    overwrite:bool=False,        # Replace the gpt_ft run in `output_dir`?
     resume:bool=False,           # Continue the run in `output_dir` from its newest complete checkpoint?
     best:bool=False,             # End with the checkpoint of lowest validation loss, not the last one?
     patience:int=None,           # Stop after this many evaluations without improvement
     seed:int=42,                 # Seed for the split, initialisation and data order
     tokenizer=None,              # Tokenizer or its name; default: the model's own
-    encoding:str='utf-8',        # Encoding of text files
+    encoding:str='utf-8',        # Encoding of text files (a byte-order mark decides by itself)
+    precision:str='auto',        # 'auto' (the hardware's best), 'fp32', 'fp16' or 'bf16'
+    device:str='auto',           # 'auto', 'cpu', 'cuda', ...
+    save_steps:int=10_000,       # Save a checkpoint every this many steps
+    save_total_limit:int=2,      # Checkpoints to keep, besides the best
+    max_steps:int=None,          # Stop after this many optimizer steps, whatever `epochs` says
     allow_pickle:bool=False,     # Allow loading pickle weights (they can run code)
     trust_remote_code:bool=False,# Allow code from a hub repository to run
     lora:int=0,                  # LoRA rank: train low-rank adapters instead of all weights (0: full fine-tuning)
@@ -164,55 +221,74 @@ def finetune(
     grad_ckpt:bool=False,        # Gradient checkpointing: recompute activations in the backward pass, for less memory
     effective_batch:int=None,    # Blocks per optimizer step, accumulating gradients of `batch_size` blocks per pass
     fast:bool=None,              # Use the speed levers of `gpt_ft.speed`? Default: yes, unless `GPT_FT_NO_FAST=1`
+    deepspeed:str=None,          # DeepSpeed config file, passed to the Trainer
+    fsdp:str=None,               # FSDP options for the Trainer, e.g. 'full_shard auto_wrap'
     callbacks:list=(),           # More `TrainerCallback`s
-    **kwargs,                    # Any other `TrainingArguments` field (device=, precision=, save_steps=, ...)
+    **kwargs,                    # Any other `TrainingArguments` field
 )->Trainer:                      # The trainer, with the trained model and its logs
     "Fine-tune a causal language model on your text and save it as a Hugging Face model folder."
-    out, fast = check_output_dir(output_dir, overwrite, resume), fast_enabled(fast)
-    config = dict(train=str(train) if isinstance(train, (str, os.PathLike)) else type(train).__name__,
-                  model=str(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__,
-                  eval=str(eval) if eval is not None else None, val_split=val_split, block_size=block_size,
-                  epochs=epochs, batch_size=batch_size, lr=lr, line_by_line=line_by_line, pack=pack,
-                  text_column=text_column, seed=seed, best=best, patience=patience, lora=lora, lora_alpha=lora_alpha,
-                  lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_embeddings=freeze_embeddings,
-                  freeze_layers=freeze_layers, grad_ckpt=grad_ckpt, effective_batch=effective_batch, fast=fast,
-                  **kwargs)
+    options = {k: v for k, v in locals().items() if k not in ('callbacks', 'kwargs')} | kwargs
+    check_options(**options)
+    fast, has_eval = fast_enabled(fast), eval is not None or val_split > 0
+    if (patience or best) and not has_eval: raise InputError(
+        f"{'patience' if patience else 'best'} needs validation data to compare checkpoints. Fix: pass eval data "
+        "(--eval FILE) or a val_split above 0 (--val-split 0.1)")
+    if (lora_alpha or lora_targets) and not lora: raise InputError(
+        "lora_alpha and lora_targets set up LoRA adapters, but lora is 0. Fix: pass a rank, e.g. lora=8 (--lora 8)")
+    if deepspeed and importlib.util.find_spec('deepspeed') is None: raise InputError(
+        "deepspeed is not installed. Fix: pip install deepspeed, or train without --deepspeed")
+    if deepspeed and not Path(deepspeed).is_file(): raise InputNotFound(f"no DeepSpeed config file '{deepspeed}'. Fix: check the path")
+    pick_precision(device, precision)  # fp16 on a CPU fails here, not after loading
+    out = check_output_dir(output_dir, overwrite, resume, inputs=_local(train, eval, model, tokenizer))
+    config = {k: _describe(v) for k, v in options.items()} | dict(fast=fast)
+    files = data_files(train) + (data_files(eval) if eval is not None else [])
     if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
         effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
     if grad_ckpt: kwargs['activation_checkpointing'] = True
-    files = data_files(train) + (data_files(eval) if eval is not None else [])
-    ckpt = _resume_from(out, config, files) if resume else None
-    name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
-    if isinstance(model, (str, os.PathLike)):
-        model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    args = training_args(out, epochs, batch_size, lr or default_lr(model), seed=seed,
-                         has_eval=eval is not None or val_split > 0, best=best, fast=fast, **kwargs)
-    tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
-    _check_fits(model, tok, block_size)
-    if lora: set_seed(seed); model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)  # same adapters each run
-    if freeze_embeddings or freeze_layers: freeze(model, freeze_embeddings, freeze_layers)
-    with args.main_process_first(desc='tokenizing'):  # with several processes, the first fills the datasets cache
-        dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
-    main = args.process_index == 0  # with several processes, only the first writes
-    if main and not resume: fresh_dir(out, overwrite)
-    trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks, fast=fast)
-    started, precision = now(), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'
-    if main: write_manifest(
-        out, status='running', config=config, data_files=files, seed=seed, started=started,
-        environment=environment(str(args.device), precision, args.world_size),
-        **({'resumed': [dict(at=started, checkpoint=ckpt.name)]} if ckpt else {}))
-    guard = next(c for c in trainer.callback_handler.callbacks if isinstance(c, NonFiniteGuard))
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    if guard.bad_step is not None:
-        if main: write_manifest(out, status='diverged', ended=now(), diverged_at_step=guard.bad_step)
-        raise guard.error(precision)
-    st = trainer.state  # the Trainer evaluates at the last step; only a best model loaded after it needs another pass
-    last = next((h for h in reversed(st.log_history) if 'eval_loss' in h and h.get('step') == st.global_step), None)
-    metrics = {} if 'validation' not in dsets else trainer.evaluate() if best or last is None else last
-    _save(trainer, out, metrics)
+    kwargs |= {k: v for k, v in dict(max_steps=max_steps, deepspeed=deepspeed, fsdp=fsdp).items() if v}
+    main = int(os.environ.get('RANK', 0)) == 0  # with several processes, only the first writes
+    with RunLock(out) if main else contextlib.nullcontext():
+        ckpt = _resume_from(out, config, files) if resume else None
+        name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
+        if isinstance(model, (str, os.PathLike)):
+            model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+        args = training_args(out, epochs, batch_size, lr or default_lr(model), save_steps, save_total_limit, seed,
+                             has_eval, device, precision, best, fast, **kwargs)
+        tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
+        check_fits(model, tok, block_size, lora_targets)
+        if lora: set_seed(seed); model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)  # same adapters each run
+        if freeze_embeddings or freeze_layers: freeze(model, freeze_embeddings, freeze_layers)
+        with args.main_process_first(desc='tokenizing'):  # with several processes, the first fills the datasets cache
+            dsets = build_datasets(train, tok, eval, val_split, block_size, line_by_line, pack, text_column, seed, encoding)
+        if has_eval and 'validation' not in dsets:  # too short to hold anything out: it trains, unvalidated
+            if patience or best: raise InputError(
+                f"{'patience' if patience else 'best'} needs validation data, and the data is too short to hold some "
+                "out. Fix: pass an eval file (--eval FILE), or leave out --patience and --best")
+            has_eval, args = False, training_args(out, epochs, batch_size, args.learning_rate, save_steps,
+                                                  save_total_limit, seed, False, device, precision, best, fast, **kwargs)
+        trainer = make_trainer(model, tok, dsets, args, patience=patience, callbacks=callbacks, fast=fast)
+        aside = main and overwrite and (out/MANIFEST).exists()  # every check has passed: only now is the old run moved
+        if aside: set_aside(out)
+        started, precision = now(), 'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'
+        if main: write_manifest(
+            out, status='running', config=config, data_files=files, seed=seed, started=started,
+            environment=environment(str(args.device), precision, args.world_size),
+            **({'resumed': [dict(at=started, checkpoint=ckpt.name)]} if ckpt else {}))
+        guard = next(c for c in trainer.callback_handler.callbacks if isinstance(c, NonFiniteGuard))
+        try:
+            trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+            if guard.bad_step is not None: raise guard.error(precision)
+            st = trainer.state  # the Trainer evaluates at the last step; only a best model loaded after it needs another pass
+            last = next((h for h in reversed(st.log_history) if 'eval_loss' in h and h.get('step') == st.global_step), None)
+            metrics = {} if 'validation' not in dsets else trainer.evaluate() if best or last is None else last
+            _save(trainer, out, metrics)
+        except BaseException as e:
+            if not main: raise
+            raise _stopped(out, e, trainer, aside) from None
+        if aside: shutil.rmtree(out/ASIDE)  # the new run has saved: the old one can go
     best_info = dict(step=st.best_global_step, checkpoint=Path(st.best_model_checkpoint).name,
                      eval_loss=st.best_metric) if best and st.best_model_checkpoint else None
     if main: write_manifest(out, status='completed', ended=now(), steps=st.global_step, metrics=metrics,
-                             train_loss=next((h['loss'] for h in reversed(st.log_history) if 'loss' in h), None),
-                             best=best_info)
+                            train_loss=next((h['loss'] for h in reversed(st.log_history) if 'loss' in h), None),
+                            best=best_info)
     return trainer

@@ -49,3 +49,8 @@ def trained(tmp_path_factory, tiny_model, news) -> Path:
                '--batch-size', 8, '--lr', 3e-3)
     assert r.returncode == 0, r.stderr
     return out
+
+@pytest.fixture
+def watch(tmp_path, tiny_model, news) -> list:
+    "The folders a failed command must leave alone: the test's own, the model's and the data's."
+    return [tmp_path, tiny_model, news.parent]

@@ -51,7 +51,7 @@ CASES = {
     'malformed jsonl':     (['train', '{tmp}/broken.jsonl'], "line 2 is not valid JSON"),
     'block size too big':  (['train', '{news}', '--block-size', '100000'], "longer than the model's context"),
     'block size below 2':  (['train', '{news}', '--block-size', '1'], "block_size must be at least 2"),
-    'batch size zero':     (['train', '{news}', '--batch-size', '0'], "batch_size must be above 0"),
+    'batch size zero':     (['train', '{news}', '--batch-size', '0'], "batch_size must be at least 1"),
     'epochs negative':     (['train', '{news}', '--epochs', '-1'], "epochs must be above 0"),
     'not a model':         (['train', '{news}', '--model', '{tmp}/not_a_model'], "is not a model folder"),
     'missing model':       (['train', '{news}', '--model', './no/such/model'], "no model folder"),
@@ -87,8 +87,8 @@ def test_existing_output_is_untouched(run, tmp_path, tiny_model, news):
 @pytest.mark.parametrize('args, message', [
     (['evaluate', '{tmp}/not_a_model', '{news}'], 'is not a model folder'),
     (['evaluate', '{model}', '{tmp}/missing.txt'], 'no file or folder'),
-    (['evaluate', '{model}', '{news}', '--stride', '0'], 'stride must be in'),
-    (['generate', '{model}', '-n', '0'], 'n and max_new_tokens must be at least 1'),
+    (['evaluate', '{model}', '{news}', '--stride', '0'], 'stride must be at least 1'),
+    (['generate', '{model}', '-n', '0'], 'n must be at least 1'),
     (['generate', './no/such/model'], 'no model folder'),
 ], ids=['evaluate not a model', 'evaluate missing data', 'evaluate bad stride', 'generate n=0',
         'generate missing model'])
@@ -113,7 +113,7 @@ PY_CASES = {  # the same problems through the Python API: a ValueError or FileNo
     'malformed jsonl':    (dict(train='{tmp}/broken.jsonl'), ValueError, "line 2 is not valid JSON"),
     'block size too big': (dict(block_size=100000), ValueError, "longer than the model's context"),
     'block size below 2': (dict(block_size=1), ValueError, "block_size must be at least 2"),
-    'batch size zero':    (dict(batch_size=0), ValueError, "batch_size must be above 0"),
+    'batch size zero':    (dict(batch_size=0), ValueError, "batch_size must be at least 1"),
     'epochs zero':        (dict(epochs=0), ValueError, "epochs must be above 0"),
     'not a model':        (dict(model='{tmp}/not_a_model'), ValueError, "is not a model folder"),
     'missing model':      (dict(model='./no/such/model'), FileNotFoundError, "no model folder"),

@@ -84,3 +84,17 @@ def test_readme_main_job(tmp_path):
     before, after, rand = score('bundled'), score(tmp_path/'news'), score(tmp_path/'from_random')
     assert after * 3 <= before, (before, after)
     assert after * 2 <= rand, (after, rand)
+
+def test_readme_main_job_is_quiet(tmp_path):
+    "Into a log file (stderr not a terminal), without the test suite's quieting variables: no bars, no warnings."
+    args = _main_job()
+    args[args.index('--output') + 1] = str(tmp_path/'news')
+    env = {k: v for k, v in os.environ.items() if k not in ('TQDM_DISABLE', 'TRANSFORMERS_VERBOSITY', 'PYTHONWARNINGS')}
+    env.update(HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1')  # no hub here; everything else as a user has it
+    r = subprocess.run([sys.executable, '-m', 'gpt_ft', *args, '--max-steps', '4'], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(err) <= 10 and not [l for l in err if re.search('warn|deprecat', l, re.I)], r.stderr[-3000:]
+    steps = [l for l in r.stdout.splitlines() if re.match(r' *step \d+/4  ', l)]
+    assert steps and all('tok/s' in l and 'eta' in l for l in steps if ' loss ' in l and 'eval' not in l and 'done' not in l), r.stdout

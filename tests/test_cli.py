@@ -69,11 +69,15 @@ def test_second_train_refuses_and_keeps_the_run(cli, trained, tiny_model, news):
 
 def test_overwrite_replaces_the_run(cli, tmp_path, tiny_model, news):
     out = tmp_path/'run'
-    out.mkdir(); (out/'notes.txt').write_text('an earlier run')
-    r = cli('train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--batch-size', 16,
-            '--overwrite', '--val-split', 0, '--no-report')
+    out.mkdir(); (out/'notes.txt').write_text('not a run')
+    args = ['train', news, '--model', tiny_model, '--output', out, '--line-by-line', '--batch-size', 16, '--overwrite',
+            '--val-split', 0, '--no-report']
+    r = cli(*args)
+    assert r.returncode == 2 and 'not a gpt_ft run' in r.stderr and (out/'notes.txt').read_text() == 'not a run'
+    (out/'gpt_ft_run.json').write_text('{"status": "completed"}')  # now it is a run: --overwrite replaces it
+    r = cli(*args)
     assert r.returncode == 0, r.stderr
-    assert (out/'model.safetensors').exists() and not (out/'notes.txt').exists()
+    assert (out/'model.safetensors').exists() and not (out/'notes.txt').exists() and not (out/'.replaced').exists()
     assert not (out/'eval_results.json').exists()  # --val-split 0: no validation
 
 def test_several_data_files_and_eval_file(cli, tmp_path, tiny_model, news, heldout):

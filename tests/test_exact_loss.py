@@ -6,7 +6,7 @@ import pytest, torch, torch.nn.functional as F
 from transformers import PrinterCallback, Trainer
 from gpt_ft.core import CHUNK_TOKENS, InputError, load_tokenizer
 from gpt_ft.data import LMCollator, build_datasets
-from gpt_ft.model import cpu_bf16, tiny_gpt2
+from gpt_ft.model import tiny_gpt2
 from gpt_ft.speed import LMTrainer
 from gpt_ft.train import finetune, training_args
 

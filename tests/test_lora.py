@@ -42,4 +42,4 @@ def test_cli_lora(cli, tmp_path, tiny_model, news):
     assert r.returncode == 0, r.stderr
     assert json.loads((out/'adapter'/'adapter_config.json').read_text())['target_modules'] == ['c_attn']
     r = cli('train', news, '--model', tiny_model, '--output', tmp_path/'bad', '--lora', -1)
-    assert r.returncode == 2 and 'LoRA rank must be at least 1' in r.stderr and not (tmp_path/'bad').exists()
+    assert r.returncode == 2 and 'lora must be at least 0' in r.stderr and not (tmp_path/'bad').exists()

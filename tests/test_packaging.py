@@ -52,3 +52,13 @@ def test_every_api_name_is_there_and_functions_win_over_their_modules():
             "print('ok')")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.stdout.strip() == 'ok', r.stderr[-2000:]
+
+def test_colab_cells_install_from_the_index_or_the_repository():
+    "Every tutorial's Colab cell is the same, and falls back to the repository when the package index has no gpt_ft."
+    import json
+    cells = []
+    for nb in sorted((Path(__file__).resolve().parent.parent/'nbs'/'tutorials').glob('*.ipynb')):
+        src = [''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
+        cells.append(next(s for s in src if "'google.colab' in sys.modules" in s))
+    assert len(cells) == 6 and len(set(cells)) == 1
+    assert "pip + ['gpt_ft']" in cells[0] and "pip + ['/content/gpt_ft'], check=True" in cells[0]

@@ -58,7 +58,7 @@ def test_greedy(pg):
     (dict(max_new_tokens=0), 'must be at least 1'),
     (dict(n=0), 'must be at least 1'),
     (dict(top_k=-1), 'top-k must be 0'),
-    (dict(top_p=0.0), r'top_p in \(0, 1\]'),
+    (dict(top_p=0.0), r'top_p must be a probability above 0'),
     (dict(seed='soon'), 'the seed must be a whole number'),
     (dict(max_new_tokens=300), "more than the model's context of 256 tokens"),
     (dict(prompt='word ' * 300), 'shorten the prompt')])

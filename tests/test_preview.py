@@ -111,7 +111,7 @@ def test_line_by_line_on_text_that_is_not(lines, tok):
 
 @pytest.mark.parametrize('kw,msg', [(dict(batch_size=0), 'batch_size must be at least 1'),
                                     (dict(block_size=1), 'block_size must be at least 2'),
-                                    (dict(val_split=1.0), r'val_split must be in \[0, 1\)')])
+                                    (dict(val_split=1.0), 'val_split must be a share from 0')])
 def test_bad_options(news, tok, kw, msg):
     with pytest.raises(InputError, match=msg) as e: preview(news, tok, **kw)
     assert 'Fix:' in str(e.value)

@@ -53,7 +53,7 @@ def test_terminal_lines(run):
     train = [l for l in lines if ' loss ' in l and 'eval loss' not in l and 'done' not in l]
     assert len(train) == sum('loss' in h for h in logs)
     assert sum('eval loss' in l for l in lines) == sum('eval_loss' in h for h in logs)
-    pat = r' *step \d+/%d \| epoch +\d\.\d\d \| loss \d+\.\d{4} \| lr \d\.\d\de-\d\d \| [\d,]+ tok/s' % trainer.state.max_steps
+    pat = r' *step \d+/%d  epoch +\d\.\d\d  loss \d+\.\d{4}  lr \d\.\de-\d\d  [\d,]+ tok/s  eta \d+:\d\d' % trainer.state.max_steps
     assert all(re.fullmatch(pat, l) for l in train), train
     assert 'done in' in lines[-1]
 

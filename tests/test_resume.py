@@ -88,4 +88,4 @@ def test_resume_needs_a_checkpoint_and_the_same_settings(tmp_path, tiny_model, n
     r = gpt_ft('train', news, '--model', tiny_model, '--output', tmp_path/'done', *ARGS, '--epochs', 0.2)
     assert r.returncode == 0, r.stderr
     r = gpt_ft('train', heldout, '--model', tiny_model, '--output', tmp_path/'done', *ARGS, '--epochs', 0.2, '--resume')
-    assert r.returncode == 2 and 'data files' in r.stderr
+    assert r.returncode == 2 and 'other settings or data' in r.stderr and 'tech_news_heldout.txt' in r.stderr

@@ -20,7 +20,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mo
         finetune(news, model=tiny_model, output_dir=out, line_by_line=True, batch_size=8, lr=3e-3, save_steps=2, block_size=64,
                  callbacks=[Poison(at=5)])
     m = json.loads((out/'gpt_ft_run.json').read_text())
-    assert m['status'] == 'diverged' and m['diverged_at_step'] == 6
+    assert m['status'] == 'diverged' and m['step'] == 6
     assert latest_checkpoint(out).name == 'checkpoint-4' and not (out/'model.safetensors').exists()
     good = load_model(latest_checkpoint(out))
     assert all(torch.isfinite(p).all() for p in good.parameters())
