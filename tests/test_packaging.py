@@ -62,3 +62,10 @@ def test_colab_cells_install_from_the_index_or_the_repository():
         cells.append(next(s for s in src if "'google.colab' in sys.modules" in s))
     assert len(cells) == 6 and len(set(cells)) == 1
     assert "pip + ['gpt_ft']" in cells[0] and "pip + ['/content/gpt_ft'], check=True" in cells[0]
+
+def test_every_tutorial_shows_a_picture():
+    "Each tutorial's executed page holds at least one image: a loss plot, or a plot of what it teaches."
+    import json
+    for nb in sorted((Path(__file__).resolve().parent.parent/'nbs'/'tutorials').glob('*.ipynb')):
+        outs = [o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])]
+        assert any('image/png' in o.get('data', {}) for o in outs), f"{nb.name} shows no picture"
