@@ -69,3 +69,10 @@ def test_every_tutorial_shows_a_picture():
     for nb in sorted((Path(__file__).resolve().parent.parent/'nbs'/'tutorials').glob('*.ipynb')):
         outs = [o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])]
         assert any('image/png' in o.get('data', {}) for o in outs), f"{nb.name} shows no picture"
+
+def test_no_progress_bars_in_executed_notebooks():
+    "Stored outputs are documentation: no progress-bar widgets (their text fallback reads 0%) and no bar text."
+    import json
+    for nb in sorted((Path(__file__).resolve().parent.parent/'nbs').rglob('*.ipynb')):
+        outs = json.dumps([o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])])
+        assert 'application/vnd.jupyter.widget-view+json' not in outs and 'Loading weights' not in outs, nb.name
