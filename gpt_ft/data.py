@@ -12,7 +12,7 @@ import numpy as np, pyarrow as pa, pyarrow.compute as pc, torch
 import datasets
 from datasets import Dataset, DatasetDict, concatenate_datasets
 from .core import (InputError, InputNotFound, check_hub, check_options, gpt2_tokenizer_dir, hub_error,
-                         load_tokenizer, looks_like_path)
+                         looks_like_path)
 
 # %% auto #0
 __all__ = ['PIECE_CHARS', 'check_text_file', 'load_texts', 'tokenize_texts', 'make_blocks', 'LMCollator', 'build_datasets']

@@ -340,7 +340,7 @@ def plan_table(
     "A markdown table of peak memory (and the largest batch that fits) for each model and setup."
     setups = setups or _setups
     kw = dict(dict(block_size=512, batch_size=8), **kwargs)
-    head = f"| model | params | " + ' | '.join(setups) + ' |'
+    head = "| model | params | " + ' | '.join(setups) + ' |'
     rows = [head, '|' + '---|' * (len(setups) + 2)]
     for m in models:
         ps = [plan(m, gpu, **{**kw, **s}) for s in setups.values()]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pyarrow.compute as pc
 from datasets import Dataset
-from .core import check_options, InputError, load_tokenizer
+from .core import check_options, load_tokenizer
 from .data import load_texts, tokenize_texts, make_blocks, _split
 
 # %% auto #0

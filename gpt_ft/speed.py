@@ -5,7 +5,6 @@
 # %% ../nbs/03a_speed.ipynb #29c87965
 from __future__ import annotations
 import ctypes, os
-from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import nn
 from transformers import Trainer

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #7d9a95bf
 from __future__ import annotations
-import contextlib, importlib.util, json, os, shutil, tempfile
+import contextlib, importlib.util, json, os, shutil
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options, load_tokenizer

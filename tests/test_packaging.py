@@ -76,3 +76,9 @@ def test_no_progress_bars_in_executed_notebooks():
     for nb in sorted((Path(__file__).resolve().parent.parent/'nbs').rglob('*.ipynb')):
         outs = json.dumps([o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])])
         assert 'application/vnd.jupyter.widget-view+json' not in outs and 'Loading weights' not in outs, nb.name
+
+def test_package_has_no_unused_imports_or_names():
+    "ruff's F401 (unused import), F541 (f-string without fields) and F841 (unused variable) on the package."
+    r = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--select', 'F401,F541,F841', '--no-cache',
+                        str(Path(__file__).resolve().parent.parent/'gpt_ft')], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
