@@ -137,7 +137,7 @@ def _local(*sources)->list[Path]:
     flat = [x for s in sources for x in (s if isinstance(s, (list, tuple)) else [s])]
     return [Path(x).expanduser() for x in flat if isinstance(x, (str, os.PathLike)) and _exists(x)]
 
-_not_compared = {'overwrite', 'resume', 'save_total_limit', 'allow_pickle', 'trust_remote_code'}
+_not_compared = {'output_dir', 'overwrite', 'resume', 'save_total_limit', 'allow_pickle', 'trust_remote_code'}
 
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
@@ -240,7 +240,7 @@ def finetune(
     if deepspeed and not Path(deepspeed).is_file(): raise InputNotFound(f"no DeepSpeed config file '{deepspeed}'. Fix: check the path")
     pick_precision(device, precision)  # fp16 on a CPU fails here, not after loading
     out = check_output_dir(output_dir, overwrite, resume, inputs=_local(train, eval, model, tokenizer))
-    config = {k: _describe(v) for k, v in options.items()} | dict(fast=fast)
+    config = {k: _describe(v) for k, v in options.items()} | dict(fast=fast, output_dir=str(out.resolve()))
     files = data_files(train) + (data_files(eval) if eval is not None else [])
     if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
         effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
