@@ -136,7 +136,8 @@ class LMTrainer(Trainer):
         return body, head
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        counting = self._eval_sums is not None and 'labels' in inputs
+        labels = inputs.get('labels')  # the Trainer's label smoothing pops them from `inputs`
+        counting = self._eval_sums is not None and labels is not None
         if counting: num_items_in_batch = None  # evaluation: this batch's own mean, summed over its tokens below
         parts = self.chunked_parts(model, inputs, return_outputs)
         if parts is None: res = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -147,7 +148,7 @@ class LMTrainer(Trainer):
                 loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens)
             res = (loss, {'loss': loss}) if return_outputs else loss
         if counting:
-            loss, n = (res[0] if return_outputs else res).detach(), _targets(inputs['labels'])
+            loss, n = (res[0] if return_outputs else res).detach(), _targets(labels)
             self._eval_sums += torch.stack([loss * n, n]).to(self._eval_sums.dtype)
         return res
 

@@ -107,7 +107,7 @@ def test_bad_input_names_the_problem_and_the_fix(tmp_path):
     with pytest.raises(InputError, match='--freeze-layers 11 or less'): plan('gpt2', freeze_layers=12)
     with pytest.raises(InputError, match='T4 does not train in bf16. Fix: use --precision fp32 or fp16'):
         plan('gpt2', 'T4', precision='bf16')
-    with pytest.raises(InputError, match='--batch-size 1 or more'): plan('gpt2', batch_size=0)
+    with pytest.raises(InputError, match='batch_size must be at least 1'): plan('gpt2', batch_size=0)
     with pytest.raises(InputError, match='chunk must be 0'): plan('gpt2', chunk=-1)
     with pytest.raises(InputError, match='LoRA target'): plan('gpt2', lora=8, lora_targets=['q_proj'])
     GPT2Config(n_layer=2).save_pretrained(tmp_path/'ok')
