@@ -11,11 +11,11 @@ Nothing comes from the hub: the bundled model (which ships in the package) and r
     bring the training loss down, and a forward hook on `transformer.h[0].mlp.c_fc` must see the matrix products
     run in that dtype during training.
 (b) speed: the GPT-2 124M shape (random init), gpt_ft's defaults (`make_trainer`, the device's precision), tokens/s
-    of the training steps and MFU: training FLOPs (`gpt_ft.plan.train_flops`) per second over the device's dense
+    of the training steps and MFU: training FLOPs (`gpt_ft.planner.train_flops`) per second over the device's dense
     fp16/bf16 peak (from the table below by device name, else a measured 8192^3 matmul, which is printed too); once
     with gpt_ft's chunked loss (`chunk_tokens=CHUNK_TOKENS`), once with the model's own loss (`chunk_tokens=0`).
 (c) memory: the gpt2-medium shape (random init, 24 blocks, width 1024), blocks of 512, batch 8: peak CUDA memory
-    of a few training steps (allocated and reserved) against `gpt_ft.plan.plan(...)`'s estimate; FAIL when the
+    of a few training steps (allocated and reserved) against `gpt_ft.planner.plan(...)`'s estimate; FAIL when the
     planner underestimates the allocated peak by more than 10%.
 (d) kill and resume: `python -m gpt_ft train ... --save-steps N` in a subprocess, SIGKILLed once a checkpoint is
     complete, then the same command with `--resume`, which must complete from that checkpoint on the GPU.
@@ -154,7 +154,7 @@ def part_b(job:dict)->list:
     import torch
     from gpt_ft.core import CHUNK_TOKENS, load_tokenizer
     from gpt_ft.model import tiny_gpt2
-    from gpt_ft.plan import train_flops
+    from gpt_ft.planner import train_flops
     from gpt_ft.train import make_trainer, training_args
     dev, shape, block, batch, steps = job['device'], job['shape'], job['block'], job['batch'], job['steps']
     if batch == 'auto': batch = 8 if device_memory(dev) >= 30 * GiB else 4  # 124M at 8 x 1024, own loss: ~20 GiB
@@ -194,7 +194,7 @@ def part_b(job:dict)->list:
 def part_c(job:dict)->list:
     "gpt2-medium shape, blocks of 512, batch 8: measured peak memory of a few training steps against the planner."
     import resource, torch
-    from gpt_ft.plan import Device, plan  # not `from gpt_ft import plan`: that is the function, not the module
+    from gpt_ft.planner import Device, plan  # not `from gpt_ft import plan`: that is the function, not the module
     from gpt_ft.core import load_tokenizer
     from gpt_ft.model import tiny_gpt2
     from gpt_ft.train import make_trainer, training_args

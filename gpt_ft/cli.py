@@ -61,21 +61,21 @@ _model = dict(flags=['MODEL'], metavar='MODEL', help='model folder, hub name, or
 _precision = dict(choices=['auto', 'fp32', 'fp16', 'bf16'], metavar=None)
 
 COMMANDS = {  # command: (module, function, what it does, options made by hand, parameters without an option)
-    'prepare': ('gpt_ft.preview', 'preview', 'preview data as training will see it: tokens, blocks, warnings',
+    'prepare': ('gpt_ft.data_preview', 'preview', 'preview data as training will see it: tokens, blocks, warnings',
                 dict(data=_data, tokenizer=dict(default='gpt2', metavar='NAME_OR_DIR')), {'name'}),
     'train': ('gpt_ft.train', 'finetune', 'fine-tune a model on text and save it',
               dict(train=_data, output_dir=dict(flags=['--output'], required=True, metavar='DIR', help='folder for the '
                                                 'run: new, empty, or (with --overwrite) an earlier gpt_ft run'),
                    model=dict(metavar='NAME_OR_DIR'), eval=dict(metavar='FILE'), precision=_precision,
                    tokenizer=dict(metavar='NAME_OR_DIR')), {'callbacks'}),
-    'evaluate': ('gpt_ft.evaluate', 'evaluate', 'score a model on unseen text',
+    'evaluate': ('gpt_ft.metrics', 'evaluate', 'score a model on unseen text',
                  dict(model=_model, data=dict(_data, nargs=None, help='unseen text: a file, folder or hub dataset'),
                       tokenizer=dict(metavar='NAME_OR_DIR')), set()),
-    'generate': ('gpt_ft.generate', 'generate', 'sample text from a model',
+    'generate': ('gpt_ft.sampling', 'generate', 'sample text from a model',
                  dict(model=_model, prompts=dict(flags=['--prompt'], action='append', type=str, default=None,
                                                  metavar='TEXT', help='prompt; repeat for several (default: none)'),
                       tokenizer=dict(metavar='NAME_OR_DIR')), {'return_prompt'}),
-    'plan': ('gpt_ft.plan', 'plan', 'estimate the memory and time of a training run',
+    'plan': ('gpt_ft.planner', 'plan', 'estimate the memory and time of a training run',
              dict(model=dict(metavar='NAME_OR_DIR'), precision=_precision,
                   chunk=dict(flags=['--no-fast'], action='store_const', const=0, default=CHUNK_TOKENS, type=None,
                              metavar=None, help="plan for --no-fast training: the model's own loss over the full logits")),
@@ -129,7 +129,8 @@ def _one(paths:list):
     return paths[0] if len(paths) == 1 else paths
 
 def _train(a):
-    from gpt_ft.report import LossPlot, Samples, report
+    from gpt_ft.callbacks import LossPlot, Samples
+    from gpt_ft.summary import report
     live = False if a.progress == 'off' else 'terminal'  # one line per log record, for a person or a log file
     callbacks = [LossPlot(live)] + ([Samples(a.prompt, every=a.sample_every, seed=a.seed, live=live)] if a.prompt else [])
     trainer = _call('train', a, train=_one(a.train), callbacks=callbacks)
@@ -151,13 +152,13 @@ def _evaluate(a):
                                                  for k, v in m.items()))
 
 def _prepare(a):
-    from gpt_ft.preview import preview_report
+    from gpt_ft.data_preview import preview_report
     p = _call('prepare', a, data=_one(a.data), name=', '.join(a.data))
     print(json.dumps(p.to_dict(), ensure_ascii=False) if a.json else preview_report(p))
 
 def _plan(a):
     from dataclasses import asdict
-    from gpt_ft.plan import plan_report
+    from gpt_ft.planner import plan_report
     p = _call('plan', a)
     print(json.dumps(asdict(p)) if a.json else plan_report(p))
 

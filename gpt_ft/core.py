@@ -8,9 +8,9 @@ import math, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'CHECKS', 'GptFtError', 'InputError', 'InputNotFound', 'looks_like_path',
-           'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'flag', 'check_options',
-           'load_tokenizer']
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'CHECKS', 'TOKENIZER_FILES', 'GptFtError', 'InputError', 'InputNotFound',
+           'looks_like_path', 'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'flag',
+           'check_options', 'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
 class GptFtError(Exception):
@@ -157,7 +157,7 @@ def check_options(
                                          f"({name}={example!r} in Python)")
 
 # %% ../nbs/00_core.ipynb #737faee9
-_tok_files = ('tokenizer.json', 'vocab.json', 'tokenizer_config.json', 'tokenizer.model')
+TOKENIZER_FILES = ('tokenizer.json', 'vocab.json', 'tokenizer_config.json', 'tokenizer.model')
 
 def load_tokenizer(
     name_or_path:str|os.PathLike='gpt2', # A folder, a GPT-2-family name, or a hub name
@@ -172,8 +172,8 @@ def load_tokenizer(
         raise InputNotFound(f"tokenizer folder '{name_or_path}' does not exist. Fix: check the path, or pass a "
                             "model name such as gpt2")
     if path.exists():
-        if not any((path/f).exists() for f in _tok_files): raise InputError(
-            f"'{path}' holds no tokenizer files ({', '.join(_tok_files)}). Fix: pass a model folder saved with "
+        if not any((path/f).exists() for f in TOKENIZER_FILES): raise InputError(
+            f"'{path}' holds no tokenizer files ({', '.join(TOKENIZER_FILES)}). Fix: pass a model folder saved with "
             "save_pretrained, or a name such as gpt2")
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     else:

@@ -8,11 +8,12 @@ import json, os
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-from .core import InputError, InputNotFound, check_hub, looks_like_path, hub_error, resolve_name
+from .core import (GPT2_FAMILY, InputError, InputNotFound, check_hub, hub_error, load_tokenizer, looks_like_path,
+                         resolve_name, TOKENIZER_FILES)
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'load_model', 'add_lora', 'freeze',
-           'saved_bytes', 'accumulation']
+__all__ = ['PRECISIONS', 'pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'load_model', 'model_and_tokenizer',
+           'add_lora', 'freeze', 'accumulation']
 
 # %% ../nbs/02_model.ipynb #dd0aca5e
 def pick_device(
@@ -39,18 +40,23 @@ def pick_precision(
     device:str='auto',    # The device the model runs on
     precision:str='auto', # 'auto', 'fp32', 'fp16' or 'bf16'
     training:bool=True,   # For training (autocast over fp32 weights), or for the weights of a model that only runs?
+    bf16:bool=None,       # Does the device do bf16 natively? Default: ask it (the planner tells it of a GPU it plans for)
+    name:str=None,        # What to call the device in a message, e.g. 'T4'
 )->str:                   # 'fp32', 'fp16' or 'bf16'
     "The precision to use on `device`: the given one, checked, or the lowest the hardware does natively."
     if precision not in PRECISIONS: raise InputError(
         f"unknown precision '{precision}'. Fix: use one of {', '.join(PRECISIONS)}")
     device = pick_device(device)
+    cuda = device.startswith('cuda')
     if training and precision == 'fp16' and device == 'cpu': raise InputError(
         "fp16 training needs a GPU: on a CPU there is no fp16 autocast in the Trainer, so it would train in fp32. "
         "Fix: use --precision bf16 (native on CPUs with AVX512-BF16 or AMX) or --precision fp32")
+    if bf16 is None: bf16 = torch.cuda.get_device_capability(torch.device(device))[0] >= 8 if cuda else cpu_bf16()
+    if cuda and precision == 'bf16' and not bf16: raise InputError(  # before Ampere (a T4, a V100): no bf16
+        f"the {name or device} does not train in bf16. Fix: use --precision fp32 or fp16")
     if precision != 'auto': return precision
-    if device.startswith('cuda'):
-        return 'bf16' if torch.cuda.get_device_capability(torch.device(device))[0] >= 8 else 'fp16'
-    return 'bf16' if training and device == 'cpu' and cpu_bf16() else 'fp32'
+    if cuda: return 'bf16' if bf16 else 'fp16'
+    return 'bf16' if training and device == 'cpu' and bf16 else 'fp32'
 
 # %% ../nbs/02_model.ipynb #b70eb0dd
 def tiny_gpt2(
@@ -144,6 +150,41 @@ def load_model(
     if model.generation_config.pad_token_id is None: model.generation_config.pad_token_id = model.config.eos_token_id
     return model.to(pick_device(device)) if device else model
 
+# %% ../nbs/02_model.ipynb #5cbf37ad
+def _own_tokenizer(model, trust_remote_code:bool=False):
+    "The tokenizer a model object was saved with; GPT-2's for a GPT-2-family model built in memory."
+    src = str(getattr(model, 'name_or_path', '') or '')
+    if src and Path(src).is_dir() and any((Path(src)/f).exists() for f in TOKENIZER_FILES):
+        return load_tokenizer(src, trust_remote_code)
+    if src in GPT2_FAMILY: return load_tokenizer(src)
+    cfg = model.config
+    if getattr(cfg, 'model_type', '') == 'gpt2' and getattr(cfg, 'vocab_size', 0) in (50257, 50304):
+        return load_tokenizer('gpt2')
+    raise InputError(f"the {type(model).__name__} object comes with no tokenizer ({f'{src!r} holds none' if src else 'it was not loaded from a folder'}) "
+                     f"and is not GPT-2-family (model type {getattr(cfg, 'model_type', '?')!r}, vocabulary "
+                     f"{getattr(cfg, 'vocab_size', '?')}). Fix: pass its tokenizer (tokenizer=...)")
+
+def model_and_tokenizer(
+    model,                        # Hub name, model folder, `bundled`, a model object, or the `Trainer` that trained it
+    tokenizer=None,               # A tokenizer, or its name or folder; default: the model's own
+    device:str|None='auto',       # Where to put a model loaded by name (None: on the CPU, for a `Trainer` to place)
+    precision:str='auto',         # Weights' dtype of a model loaded by name (as `load_model`)
+    allow_pickle:bool=False,      # Allow pickle weights (they can run code)
+    trust_remote_code:bool=False, # Allow code from a hub repository to run
+)->tuple:                         # (model, tokenizer, name)
+    "The model, its tokenizer and a name to show, from whatever names a model."
+    from transformers import Trainer
+    if isinstance(model, Trainer):
+        trainer, model = model, model.model
+        tokenizer, name = tokenizer or trainer.processing_class, str(trainer.args.output_dir)
+    elif isinstance(model, (str, os.PathLike)):
+        name = str(model)
+        model = load_model(model, device, precision, trust_remote_code, allow_pickle)
+        tokenizer = tokenizer or name
+    else: name = str(getattr(model, 'name_or_path', '') or type(model).__name__)
+    if isinstance(tokenizer, (str, os.PathLike)): tokenizer = load_tokenizer(tokenizer, trust_remote_code)
+    return model, tokenizer or _own_tokenizer(model, trust_remote_code), name
+
 # %% ../nbs/02_model.ipynb #9598c540
 def add_lora(
     model,                # A causal language model
@@ -187,21 +228,6 @@ def freeze(
     ps = list(model.parameters())  # each tied weight once
     trainable = sum(p.numel() for p in ps if p.requires_grad)
     return dict(trainable=trainable, frozen=sum(p.numel() for p in ps) - trainable)
-
-# %% ../nbs/02_model.ipynb #af38a8f5
-def saved_bytes(
-    model,     # A causal language model
-    input_ids, # `(batch, tokens)` token ids; the labels are the same ids
-)->int:        # Bytes of the tensors autograd keeps for the backward pass, weights excluded
-    "Bytes that one training forward pass of `model` leaves for its backward pass."
-    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    kept = {}
-    def pack(t):
-        s = t.untyped_storage()
-        if s.data_ptr() not in weights: kept[s.data_ptr()] = s.nbytes()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): model(input_ids=input_ids, labels=input_ids)
-    return sum(kept.values())
 
 # %% ../nbs/02_model.ipynb #40635e01
 def accumulation(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib, importlib.util, json, os, shutil
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
-from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options, load_tokenizer
+from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options
 from .data import LMCollator, build_datasets
-from .model import accumulation, add_lora, freeze, load_model, pick_device, pick_precision
+from .model import accumulation, add_lora, freeze, model_and_tokenizer, pick_device, pick_precision
 from .checkpoint import (ASIDE, MANIFEST, MARKER, Checkpoints, DiskFull, NonFiniteGuard, RunInterrupted, RunLock,
                                TrainingDiverged, check_output_dir, data_files, environment, is_disk_full,
                                latest_checkpoint, now, put_back, set_aside, write_manifest, _exists)
@@ -249,12 +249,9 @@ def finetune(
     main = int(os.environ.get('RANK', 0)) == 0  # with several processes, only the first writes
     with RunLock(out) if main else contextlib.nullcontext():
         ckpt = _resume_from(out, config, files) if resume else None
-        name = str(model) if isinstance(model, (str, os.PathLike)) else 'gpt2'
-        if isinstance(model, (str, os.PathLike)):
-            model = load_model(model, device=None, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+        model, tok, _ = model_and_tokenizer(model, tokenizer, None, 'fp32', allow_pickle, trust_remote_code)
         args = training_args(out, epochs, batch_size, lr or default_lr(model), save_steps, save_total_limit, seed,
                              has_eval, device, precision, best, fast, **kwargs)
-        tok = tokenizer if hasattr(tokenizer, 'pad_token_id') else load_tokenizer(tokenizer or name, trust_remote_code)
         check_fits(model, tok, block_size, lora_targets)
         if lora: set_seed(seed); model = add_lora(model, lora, lora_alpha, lora_dropout, lora_targets)  # same adapters each run
         if freeze_embeddings or freeze_layers: freeze(model, freeze_embeddings, freeze_layers)

@@ -7,6 +7,8 @@ import pytest
 OFFLINE = dict(HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1', TQDM_DISABLE='1', TRANSFORMERS_VERBOSITY='error')
 os.environ.update(OFFLINE)
 EXAMPLES = Path(__file__).resolve().parent.parent/'examples'
+# The measuring instruments that check the memory planner live in benchmarks/ (`from measure import ...`).
+sys.path.insert(0, str(EXAMPLES.parent/'benchmarks'))
 
 @pytest.fixture(scope='session')
 def tiny_model(tmp_path_factory) -> Path:

@@ -106,10 +106,10 @@ def run_api(fn, kwargs: dict, *, watch: list, run: Path = None, keyword: str = N
 def _api(command: str):
     "The Python function behind a command."
     if command == 'train': from gpt_ft.train import finetune as f
-    elif command == 'evaluate': from gpt_ft.evaluate import evaluate as f
-    elif command == 'generate': from gpt_ft.generate import generate as f
-    elif command == 'prepare': from gpt_ft.preview import preview as f
-    else: from gpt_ft.plan import plan as f
+    elif command == 'evaluate': from gpt_ft.metrics import evaluate as f
+    elif command == 'generate': from gpt_ft.sampling import generate as f
+    elif command == 'prepare': from gpt_ft.data_preview import preview as f
+    else: from gpt_ft.planner import plan as f
     return f
 
 def base_cli(command: str, model: Path, data: Path, out: Path) -> list:

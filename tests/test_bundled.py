@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, OFFLINE
 from gpt_ft.core import bundled_dir, load_tokenizer, resolve_name
-from gpt_ft.evaluate import evaluate
-from gpt_ft.generate import generate
+from gpt_ft.metrics import evaluate
+from gpt_ft.sampling import generate
 from gpt_ft.model import load_model, tiny_gpt2
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -69,7 +69,7 @@ def test_plain_trainer_is_low(dsets):
 
 def test_finetune_reports_evaluates_definition(tmp_path, tiny_model, news):
     "What `finetune` saves as the validation loss is what `evaluate` computes on the same blocks."
-    from gpt_ft.evaluate import evaluate
+    from gpt_ft.metrics import evaluate
     t = finetune(news, model=tiny_model, output_dir=tmp_path/'run', line_by_line=True, batch_size=16, lr=3e-3,
                  precision='fp32', max_steps=3)
     saved = json.loads((tmp_path/'run'/'eval_results.json').read_text())['eval_loss']

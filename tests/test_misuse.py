@@ -112,7 +112,7 @@ def test_long_prompt_is_cut_with_a_note(tmp_path, tiny_model, watch):
     assert len(notes) == 1 and re.search(r'prompt', notes[0], re.I), r.stderr
 
 def test_long_prompt_through_the_api(tiny_model):
-    from gpt_ft.generate import generate
+    from gpt_ft.sampling import generate
     out = generate(str(tiny_model), LONG_PROMPT, max_new_tokens=5, seed=0)
     assert len(out) == 1 and out[0].strip()
 
@@ -192,7 +192,7 @@ def test_utf16_with_a_bom_trains(encoding, tmp_path, tiny_model, news):
 @pytest.mark.parametrize('codec', ['utf-16', 'utf-16-be', 'utf-32', 'utf-8-sig'])
 def test_a_bom_selects_the_encoding(codec, tmp_path, tiny_model, news):
     "Read without an encoding, a file that starts with a byte order mark gives the same text as the UTF-8 original."
-    from gpt_ft.preview import preview
+    from gpt_ft.data_preview import preview
     f = tmp_path/'bom.txt'
     data = news.read_text().encode(codec)
     f.write_bytes(data if codec in ('utf-16', 'utf-32', 'utf-8-sig') else b'\xfe\xff' + data)

@@ -2,8 +2,9 @@
 import pytest, torch
 from transformers import GPT2Config
 from gpt_ft.core import InputError
-from gpt_ft.model import add_lora, freeze, saved_bytes, tiny_gpt2
-from gpt_ft.plan import (DEVICES, GiB, SHAPES, Device, block_activations, cpu_device, measure_peak, model_config,
+from gpt_ft.model import add_lora, freeze, tiny_gpt2
+from measure import measure_peak, saved_bytes
+from gpt_ft.planner import (DEVICES, GiB, SHAPES, Device, block_activations, cpu_device, model_config,
                          param_counts, plan, plan_report, plan_table, train_flops)
 
 # Three shapes with the model's own loss, each dominated by another part: the logits, the activations, the weights and
@@ -19,18 +20,18 @@ def measured(): return measure_peak(CHECKED)
 
 @pytest.mark.parametrize('i', range(len(CHECKED)))
 def test_estimate_within_25_percent_of_the_measured_peak(measured, i):
-    p = plan(gpu='CPU', **CHECKED[i])
+    p = plan(gpu='CPU', precision='fp32', **CHECKED[i])
     estimate = p.total - p.parts['workspace']  # the process's own memory is not part of the measurement
     assert estimate / measured[i] == pytest.approx(1, abs=0.25), (p.peak_at, estimate, measured[i])
 
 def test_the_checked_shapes_peak_for_different_reasons():
-    tensors = [{k: v for k, v in plan(gpu='CPU', **s).parts.items() if k != 'workspace'} for s in CHECKED]
+    tensors = [{k: v for k, v in plan(gpu='CPU', precision='fp32', **s).parts.items() if k != 'workspace'} for s in CHECKED]
     assert [max(t, key=t.get) for t in tensors] == ['logits', 'activations', 'optimizer', 'logits', 'optimizer']
 
 def test_the_chunked_loss_lowers_the_measured_peak_as_planned(measured):
     "The tiny model at batch 8 x 256 is dominated by its logits: the chunked loss cuts its peak by three quarters."
     assert measured[3] < measured[0] / 3
-    assert plan(gpu='CPU', **CHECKED[3]).parts['logits'] < plan(gpu='CPU', **CHECKED[0]).parts['logits'] / 3
+    assert plan(gpu='CPU', precision='fp32', **CHECKED[3]).parts['logits'] < plan(gpu='CPU', precision='fp32', **CHECKED[0]).parts['logits'] / 3
 
 def test_parameter_counts_match_real_models():
     assert param_counts(model_config('gpt2'))['total'] == 124_439_808

@@ -2,7 +2,7 @@
 import re
 import pytest
 import gpt_ft.playground as playground
-from gpt_ft.generate import generate
+from gpt_ft.sampling import generate
 from gpt_ft.playground import Playground
 
 PROMPT = "The new release of the editor"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from gpt_ft.core import InputError, load_tokenizer
 from gpt_ft.data import build_datasets
-from gpt_ft.preview import DataPreview, preview, preview_report
+from gpt_ft.data_preview import DataPreview, preview, preview_report
 
 EOS = '<|endoftext|>'
 

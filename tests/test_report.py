@@ -1,13 +1,16 @@
 "Live loss plot, samples during training, memorisation check and the before/after report."
-import importlib, io, json, re
+import io, json, re
 from pathlib import Path
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 from gpt_ft.core import InputError, load_tokenizer
 from gpt_ft.model import tiny_gpt2
 from gpt_ft.train import finetune
-rp = importlib.import_module('gpt_ft.report')  # the module; `gpt_ft.report` is the function
-from gpt_ft.report import LossPlot, Samples, history, live_mode, memorisation, report
+import gpt_ft.callbacks as rp
+from gpt_ft.callbacks import LossPlot, Samples, history
+from gpt_ft.display import live_mode
+from gpt_ft.overlap import memorisation
+from gpt_ft.summary import report
 
 PROMPTS = ["The new release", "Shares of"]
 
@@ -109,7 +112,7 @@ def test_only_rank_zero_writes(tmp_path, monkeypatch):
 def test_live_display_once_when_not_interactive(tmp_path, monkeypatch):
     "Executed without a kernel: one final figure; in a kernel: one display, updated in place."
     shown = []
-    monkeypatch.setattr(rp, '_show', lambda obj, handle=None: shown.append(handle) or 'handle')
+    monkeypatch.setattr(rp, 'show', lambda obj, handle=None: shown.append(handle) or 'handle')
     args, state, control = _fake(tmp_path, step=3)
     state.log_history = [dict(step=s, loss=6.0 - s, learning_rate=1e-3) for s in (1, 2, 3)]
     for mode, expect in [('capture', [None]), ('kernel', [None, 'handle', 'handle', 'handle', 'handle'])]:

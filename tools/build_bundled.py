@@ -554,8 +554,8 @@ def finish(cfg:Config, plan:dict, state:dict, work:Path, data:dict, man:dict, to
     import torch
     from transformers import GPT2LMHeadModel
     from gpt_ft.core import load_tokenizer
-    from gpt_ft.evaluate import evaluate
-    from gpt_ft.generate import generate
+    from gpt_ft.metrics import evaluate
+    from gpt_ft.sampling import generate
     from gpt_ft.model import load_model, pick_device
     dev = pick_device('auto')
     model = GPT2LMHeadModel.from_pretrained(work/'phase2'/'final', dtype=torch.float32).to(dev)
@@ -650,7 +650,7 @@ globally meaningless, knows nothing of the modern world, and should not be relie
 ```python
 from importlib.resources import files
 from gpt_ft.core import load_tokenizer
-from gpt_ft.generate import generate
+from gpt_ft.sampling import generate
 from gpt_ft.model import load_model
 
 path = str(files('gpt_ft')/'assets'/'bundled')

@@ -46,8 +46,8 @@ from transformers import GPT2LMHeadModel, TrainerCallback, set_seed
 from gpt_ft.checkpoint import latest_checkpoint
 from gpt_ft.core import load_tokenizer
 from gpt_ft.data import build_datasets
-from gpt_ft.evaluate import evaluate
-from gpt_ft.generate import generate
+from gpt_ft.metrics import evaluate
+from gpt_ft.sampling import generate
 from gpt_ft.model import load_model, tiny_gpt2
 from gpt_ft.train import make_trainer, training_args
 
