@@ -11,14 +11,14 @@ BF16_FLAGS = ('avx512_bf16', 'amx_bf16')  # CPU flags of native bfloat16 matrix 
 
 def malloc_env()->dict:
     """gpt_ft's allocator settings as glibc's environment variables: the very values `gpt_ft.speed.tune_malloc` passes
-    to `mallopt` (its `_malloc_settings`), so that tuning at process start and at runtime cannot drift apart."""
+    to `mallopt` (its `MALLOC_SETTINGS`), so that tuning at process start and at runtime cannot drift apart."""
     from gpt_ft import speed
     names = {speed._M_MMAP_MAX: ('MALLOC_MMAP_MAX_', ctypes.c_int), speed._M_TRIM_THRESHOLD: ('MALLOC_TRIM_THRESHOLD_', ctypes.c_size_t),
              speed._M_TOP_PAD: ('MALLOC_TOP_PAD_', ctypes.c_size_t)}  # mallopt's int as glibc stores it: -1 -> SIZE_MAX
-    unknown = [k for k, _ in speed._malloc_settings if k not in names]
-    if unknown: raise RuntimeError(f'gpt_ft.speed._malloc_settings sets mallopt parameter(s) {unknown}, which '
+    unknown = [k for k, _ in speed.MALLOC_SETTINGS if k not in names]
+    if unknown: raise RuntimeError(f'gpt_ft.speed.MALLOC_SETTINGS sets mallopt parameter(s) {unknown}, which '
                                    'benchmarks/common.py cannot write as environment variables: add them to malloc_env')
-    return {names[k][0]: str(names[k][1](v).value) for k, v in speed._malloc_settings}
+    return {names[k][0]: str(names[k][1](v).value) for k, v in speed.MALLOC_SETTINGS}
 
 def worker_env(malloc:str='default', **extra)->dict:
     "The environment of a measured process: offline, and glibc's allocator as asked ('default', 'env': gpt_ft's settings)."

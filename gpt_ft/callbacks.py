@@ -218,7 +218,9 @@ class Samples(TrainerCallback):
                                      file=self.file or sys.stdout)
         if self.mode == 'kernel': self.handle = show(self.markdown(new), self.handle)
 
-    def markdown(self, records:list=None):
+    def markdown(self,
+        records:list=None, # Sample records to show; default: the latest step's
+    ):                     # An IPython `Markdown` object holding `samples_table`
         "The latest samples (or `records`) as a Markdown display object."
         from IPython.display import Markdown
         last = [r for r in self.records if r['step'] == self.done]

@@ -13,9 +13,9 @@ from . import __version__
 from .core import GptFtError, InputError
 
 # %% auto #0
-__all__ = ['MANIFEST', 'LOCK', 'ASIDE', 'MARKER', 'check_output_dir', 'RunLock', 'set_aside', 'put_back', 'checkpoints',
-           'latest_checkpoint', 'Checkpoints', 'TrainingDiverged', 'NonFiniteGuard', 'RunInterrupted', 'DiskFull',
-           'is_disk_full', 'sha256', 'data_files', 'environment', 'now', 'write_manifest']
+__all__ = ['MANIFEST', 'LOCK', 'ASIDE', 'MARKER', 'in_use_error', 'check_output_dir', 'RunLock', 'set_aside', 'put_back',
+           'checkpoints', 'latest_checkpoint', 'Checkpoints', 'TrainingDiverged', 'NonFiniteGuard', 'RunInterrupted',
+           'DiskFull', 'is_disk_full', 'sha256', 'data_files', 'environment', 'now', 'write_manifest']
 
 # %% ../nbs/03_checkpoint.ipynb #5ea25ab2
 MANIFEST, LOCK, ASIDE = 'gpt_ft_run.json', '.gpt_ft.lock', '.replaced'  # a run's record, its lock, an old run kept aside
@@ -30,6 +30,24 @@ def _within(a:Path, b:Path)->bool:
     "Is `a` the folder `b` or inside it?"
     a, b = a.resolve(), b.resolve()
     return a == b or b in a.parents
+
+def _live_holder(folder:Path)->dict|None:
+    "The pid and host of the gpt_ft run writing into `folder` now, if one is (its lock names a live process here)."
+    try: holder = json.loads((folder/LOCK).read_text() or '{}')
+    except (OSError, ValueError): return None
+    if not holder.get('pid') or holder.get('host', platform.node()) != platform.node(): return holder or None
+    try: os.kill(holder['pid'], 0)
+    except ProcessLookupError: return None
+    except PermissionError: pass  # alive, another user's
+    return holder
+
+def in_use_error(
+    folder:Path,  # A run folder
+    holder:dict,  # Its lock's content: pid and host
+)->InputError:    # The error that says which process holds it
+    "The error for a run folder another gpt_ft run is writing into."
+    return InputError(f"output folder '{folder}' is in use by another gpt_ft run (pid {holder.get('pid', '?')} on "
+                      f"{holder.get('host', 'this machine')}). Fix: wait for it to finish, or choose another output folder")
 
 def check_output_dir(
     path:str|os.PathLike,   # Where the run will be written
@@ -48,6 +66,7 @@ def check_output_dir(
         if _within(p, path) or _within(path, p): raise InputError(
             f"the output folder '{path}' and '{p}', which the run reads, contain one another. Fix: choose an output "
             "folder outside your data and models, such as runs/NAME")
+    if path.is_dir() and (holder := _live_holder(path)): raise in_use_error(path, holder)
     held = sorted(p.name for p in path.iterdir() if p.name != LOCK) if path.is_dir() else []
     if held and not (overwrite or resume): raise InputError(
         f"output folder '{path}' already holds files (an earlier run?). Fix: choose another output folder, pass "
@@ -77,10 +96,7 @@ class RunLock:
         except (OSError, ValueError): holder = {}
         self.lock = FileLock(f, timeout=0)
         try: self.lock.acquire()
-        except Timeout: raise InputError(
-            f"output folder '{self.out}' is in use by another gpt_ft run (pid {holder.get('pid', '?')} on "
-            f"{holder.get('host', 'this machine')}). Fix: wait for it to finish, or choose another output folder"
-            ) from None
+        except Timeout: raise in_use_error(self.out, holder) from None
         if holder.get('pid'): print(f"note: process {holder['pid']} left '{self.out}' locked and is gone; "
                                     "taking the folder over", file=sys.stderr)
         f.write_text(json.dumps(dict(pid=os.getpid(), host=platform.node())))
@@ -102,6 +118,7 @@ def set_aside(
     for p in out.iterdir():
         if p.name not in (LOCK, ASIDE): p.rename(out/ASIDE/p.name)
 
+# %% ../nbs/03_checkpoint.ipynb #50bbd15a
 def put_back(
     out:Path, # A run folder whose old run was set aside
 ):
@@ -124,13 +141,19 @@ def checkpoints(
     found = [p for p in Path(out).glob('checkpoint-*') if p.is_dir() and p.name.split('-')[-1].isdigit()]
     return sorted((p for p in found if (p/MARKER).exists()), key=lambda p: int(p.name.split('-')[-1]))
 
-def latest_checkpoint(out:str|os.PathLike)->Path|None:
+# %% ../nbs/03_checkpoint.ipynb #37a666e9
+def latest_checkpoint(
+    out:str|os.PathLike, # A run's output folder
+)->Path|None:            # Its newest complete checkpoint folder, if it has one
     "The newest complete checkpoint in `out`, or None."
     return (checkpoints(out) or [None])[-1]
 
+# %% ../nbs/03_checkpoint.ipynb #aceece29
 class Checkpoints(TrainerCallback):
     "Mark each checkpoint complete once written; keep the newest `keep` and the best, delete the rest safely."
-    def __init__(self, keep:int|None=2): self.keep = keep
+    def __init__(self,
+        keep:int|None=2, # Newest checkpoints to keep (the best is kept besides); None: keep every one
+    ): self.keep = keep
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero: return
         out = Path(args.output_dir)
@@ -148,6 +171,7 @@ class Checkpoints(TrainerCallback):
 class TrainingDiverged(GptFtError, RuntimeError):
     "Training produced a loss or weights that are not finite numbers."
 
+# %% ../nbs/03_checkpoint.ipynb #c9cca761
 class NonFiniteGuard(TrainerCallback):
     "Stop training, without saving, as soon as the loss or the weights stop being finite."
     def __init__(self): self.bad_step = None
@@ -160,7 +184,10 @@ class NonFiniteGuard(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if (control.should_save or control.should_evaluate) and model is not None and not all(
             torch.isfinite(p).all() for p in model.parameters()): self._stop(state, control)
-    def error(self, precision:str)->TrainingDiverged:
+    def error(self,
+        precision:str, # The precision the run trained in, for the advice
+    )->TrainingDiverged: # The error to raise, naming the step and what to change
+        "The error that says where the loss stopped being finite, and what to try."
         tip = "train in fp32 (--precision fp32), or " if precision in ('fp16', 'bf16') else ""
         return TrainingDiverged(f"the loss stopped being a finite number at step {self.bad_step}; training was stopped "
                                 f"and the last good checkpoint kept. Fix: {tip}lower the learning rate (--lr)")
@@ -169,9 +196,11 @@ class NonFiniteGuard(TrainerCallback):
 class RunInterrupted(KeyboardInterrupt):
     "Training was stopped with Ctrl-C; the message says where, and how to continue."
 
+# %% ../nbs/03_checkpoint.ipynb #40781d45
 class DiskFull(GptFtError, OSError):
     "The disk filled up while the run was writing."
 
+# %% ../nbs/03_checkpoint.ipynb #a552c199
 def is_disk_full(
     e:BaseException, # An error raised while saving
 )->bool:             # Was it a write to a full disk? (torch and safetensors wrap the OS error in their own)
@@ -179,13 +208,17 @@ def is_disk_full(
     return getattr(e, 'errno', None) == errno.ENOSPC or any(s in str(e) for s in ('No space left', 'file write failed'))
 
 # %% ../nbs/03_checkpoint.ipynb #b3edfb0c
-def sha256(path:Path, chunk:int=1<<20)->str:
+def sha256(
+    path:Path,       # A file
+    chunk:int=1<<20, # Bytes read at a time
+)->str:              # Its sha256, as hex digits
     "The sha256 of a file, read in chunks."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/03_checkpoint.ipynb #2a964e92
 def _exists(s)->bool:
     "Does path `s` exist? (False for strings that cannot be paths, such as long documents.)"
     try: return Path(s).exists()
@@ -204,6 +237,7 @@ def data_files(
         out += [dict(path=str(f), bytes=f.stat().st_size, sha256=sha256(f)) for f in files]
     return out
 
+# %% ../nbs/03_checkpoint.ipynb #699c4cef
 def environment(
     device:str,     # The device trained on
     precision:str,  # The precision trained in
@@ -218,8 +252,10 @@ def environment(
     if device.startswith('cuda') and torch.cuda.is_available(): env['gpu'] = torch.cuda.get_device_name()
     return env
 
+# %% ../nbs/03_checkpoint.ipynb #4bb079c7
 def now()->str: return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
+# %% ../nbs/03_checkpoint.ipynb #cb3dd3f7
 def write_manifest(
     out:Path,  # Output folder
     **fields,  # Fields to set or update

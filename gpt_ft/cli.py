@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, importlib, inspect, json, sys
 from pathlib import Path
 from . import __version__
-from .core import CHUNK_TOKENS, GptFtError, check_options, flag
+from .core import CHUNK_TOKENS, PRECISIONS, GptFtError, check_options, flag
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_options', 'command_function', 'parser', 'quiet', 'main']
@@ -58,7 +58,7 @@ def add_options(
 # %% ../nbs/09_cli.ipynb #7ab0555a
 _data = dict(flags=['DATA'], nargs='+', metavar='DATA', help='text: .txt/.csv/.jsonl/.parquet files, folders, or a hub dataset')
 _model = dict(flags=['MODEL'], metavar='MODEL', help='model folder, hub name, or bundled')
-_precision = dict(choices=['auto', 'fp32', 'fp16', 'bf16'], metavar=None)
+_precision = dict(choices=list(PRECISIONS), metavar=None)
 
 COMMANDS = {  # command: (module, function, what it does, options made by hand, parameters without an option)
     'prepare': ('gpt_ft.data_preview', 'preview', 'preview data as training will see it: tokens, blocks, warnings',
@@ -128,6 +128,7 @@ def _one(paths:list):
     "One path as itself, several as a list (each file is recorded, and checked on `--resume`)."
     return paths[0] if len(paths) == 1 else paths
 
+# %% ../nbs/09_cli.ipynb #5f915ef0
 def _train(a):
     from gpt_ft.callbacks import LossPlot, Samples
     from gpt_ft.summary import report
@@ -146,6 +147,7 @@ def _train(a):
     except GptFtError as e: print(f"gpt_ft train: the model is saved, but the report failed: {e}", file=sys.stderr)
     else: print(f"\n{r}\n\nreport: {Path(a.output_dir)/'report.md'}")
 
+# %% ../nbs/09_cli.ipynb #237751aa
 def _evaluate(a):
     m = _call('evaluate', a)
     print(json.dumps(m) if a.json else '\n'.join(f"{k:>14}  {v:,.4f}" if isinstance(v, float) else f"{k:>14}  {v:,}"

@@ -8,9 +8,9 @@ import math, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'CHECKS', 'TOKENIZER_FILES', 'GptFtError', 'InputError', 'InputNotFound',
-           'looks_like_path', 'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir', 'resolve_name', 'flag',
-           'check_options', 'load_tokenizer']
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'PRECISIONS', 'CHECKS', 'TOKENIZER_FILES', 'GptFtError', 'InputError',
+           'InputNotFound', 'looks_like_path', 'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir',
+           'resolve_name', 'flag', 'check_options', 'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
 class GptFtError(Exception):
@@ -52,6 +52,7 @@ def hub_error(
         f"could not load {what} '{name}': it is not a local path and the Hugging Face hub did not provide it{why}. "
         f"Fix: check the name and your connection; without a network set HF_HUB_OFFLINE=1 and {_fixes[what]}")
 
+# %% ../nbs/00_core.ipynb #275ccd3f
 def _hub_host()->tuple[str, int]:
     "The host and port a hub request goes to first: the proxy if one is set, else the hub endpoint."
     from urllib.parse import urlparse
@@ -89,6 +90,7 @@ def bundled_dir()->Path:
     from importlib.resources import files
     return Path(str(files('gpt_ft')))/'assets'/'bundled'
 
+# %% ../nbs/00_core.ipynb #99fed669
 def resolve_name(
     name_or_path:str|os.PathLike, # A model name or path
 )->str|os.PathLike:               # The bundled model's folder for `bundled`, else `name_or_path` unchanged
@@ -101,6 +103,7 @@ def resolve_name(
 
 # %% ../nbs/00_core.ipynb #6e72bed0
 CHUNK_TOKENS = 1024  # Tokens per chunk of logits in gpt_ft's training loss, and in the planner's count of it
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')  # What --precision takes; `gpt_ft.model.pick_precision` decides 'auto'
 
 # %% ../nbs/00_core.ipynb #b4e5c88a
 def _whole(v)->bool: return isinstance(v, int) and not isinstance(v, bool)
@@ -130,6 +133,7 @@ CHECKS = {  # option: (test, what the value must be, an example)
     'freeze_layers': (_counts(0), 'at least 0 (a whole number)', 2),
     'effective_batch': (_maybe(_counts(1)), 'at least 1 (a whole number)', 64),
     'stride': (_maybe(_counts(1)), 'at least 1 (a whole number)', 64),
+    'chunk_tokens': (_counts(0), 'at least 0 (a whole number; 0: the full logits, as the model computes its loss)', CHUNK_TOKENS),
     'n': (_counts(1), 'at least 1 (a whole number)', 1),
     'max_new_tokens': (_counts(1), 'at least 1 (a whole number)', 50),
     'temperature': (lambda v: _real(v) and v >= 0, 'at least 0 (a finite number; 0: greedy)', 0.8),
@@ -146,6 +150,7 @@ def flag(name:str)->str:
     "The command-line spelling of option `name`."
     return '-n' if name == 'n' else '--' + name.replace('_', '-')
 
+# %% ../nbs/00_core.ipynb #75027472
 def check_options(
     **values, # Options by name; those without a rule in `CHECKS` pass unchecked
 ):

@@ -138,7 +138,7 @@ def load_texts(
     if not len(ds): raise InputError("the data holds no text (every document is empty). Fix: pass some text")
     return ds
 
-# %% ../nbs/01_data.ipynb #732a413d
+# %% ../nbs/01_data.ipynb #91b7584a
 PIECE_CHARS = 1 << 16  # Long documents are tokenized in pieces of about this many characters
 
 def _spec(tokenizer)->tuple[str, dict]:
@@ -172,6 +172,7 @@ def _is_gpt2(spec:dict)->bool:
                 == [('<|endoftext|>', vocab['<|endoftext|>'])]
             and m.get('vocab') == vocab and [x.split(' ') if isinstance(x, str) else x for x in m['merges']] == merges)
 
+# %% ../nbs/01_data.ipynb #cd613e30
 def _pieces(text:str, size:int=PIECE_CHARS)->list[str]:
     "Cut `text` about every `size` characters, just before a line break that follows a non-space character."
     out, last = [], 0
@@ -195,6 +196,7 @@ def _tiktoken_gpt2():
     return tiktoken.Encoding('gpt2-gpt_ft', pat_str=_GPT2_PATTERN, special_tokens={'<|endoftext|>': eot},
                              mergeable_ranks={bytes(chars[c] for c in t): i for t, i in vocab.items()})
 
+# %% ../nbs/01_data.ipynb #1027c4d1
 def _tokenize_batch(batch, tokenizer, eos:list, cut:bool, fast:bool=False, size:int=PIECE_CHARS):
     "Token ids of each text followed by `eos`, as int32 arrays; with `cut`, long texts are tokenized in pieces."
     pieces = [_pieces(t, size) if cut else [t] for t in batch['text']]
@@ -218,6 +220,7 @@ def _cache_key(ds:Dataset, spec_text:str|None, eos:list)->str|None:
     parts = [ds._fingerprint, spec_text, repr(eos), __version__, _tokenize_batch.__code__.co_code.hex()]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:32]
 
+# %% ../nbs/01_data.ipynb #732a413d
 def tokenize_texts(
     ds:Dataset,           # Documents, one `text` column
     tokenizer,            # A Hugging Face tokenizer
@@ -239,7 +242,7 @@ def make_blocks(
     pack:bool=True,       # Join documents into one stream before cutting?
 )->Dataset:               # One `input_ids` column, one block per row (the last of a stream may be shorter)
     "Cut token streams into blocks of `block_size`, keeping the shorter tail."
-    if block_size < 2: raise InputError(f"block_size must be at least 2, got {block_size}. Fix: use 128 or more")
+    check_options(block_size=block_size)
     col = ds.data.column('input_ids')
     values = pc.list_flatten(col).combine_chunks() if col.num_chunks else pa.array([], pa.int32())
     lens = np.asarray(pc.list_value_length(col).to_numpy(zero_copy_only=False), dtype=np.int64)

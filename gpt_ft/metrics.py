@@ -10,7 +10,7 @@ from datasets import Dataset
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 from .core import InputError, check_options
 from .data import LMCollator, load_texts, make_blocks, tokenize_texts
-from .model import model_and_tokenizer
+from .model import check_block_size, model_and_tokenizer
 
 # %% auto #0
 __all__ = ['token_bytes', 'sliding_windows', 'evaluate', 'compare', 'metrics_table']
@@ -84,10 +84,7 @@ def evaluate(
     "Score a causal language model on unseen text."
     check_options(block_size=block_size, stride=stride, batch_size=batch_size, text_column=text_column, encoding=encoding)
     model, tokenizer, _ = model_and_tokenizer(model, tokenizer, device, 'auto', allow_pickle, trust_remote_code)
-    ctx = getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
-    if ctx and block_size > ctx: raise InputError(
-        f"block_size {block_size} is longer than the model's context of {ctx} tokens. Fix: pass block_size={ctx} "
-        f"(--block-size {ctx}) or less")
+    check_block_size(block_size, model)
     was_training = model.training
     model.eval()
     wins, tb = _windows(data, tokenizer, block_size, stride, line_by_line, text_column, encoding), token_bytes(tokenizer)
@@ -113,6 +110,7 @@ def compare(
     if not isinstance(models, dict): models = {str(m): m for m in models}
     return {name: evaluate(m, data, **kwargs) for name, m in models.items()}
 
+# %% ../nbs/05_metrics.ipynb #2fbc98f5
 def metrics_table(
     results:dict,  # {name: metrics}, from `compare`
 )->str:            # A Markdown table

@@ -8,12 +8,12 @@ import json, os
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-from .core import (GPT2_FAMILY, InputError, InputNotFound, check_hub, hub_error, load_tokenizer, looks_like_path,
+from .core import (GPT2_FAMILY, PRECISIONS, InputError, InputNotFound, check_hub, hub_error, load_tokenizer, looks_like_path,
                          resolve_name, TOKENIZER_FILES)
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'load_model', 'model_and_tokenizer',
-           'add_lora', 'freeze', 'accumulation']
+__all__ = ['pick_device', 'cpu_bf16', 'pick_precision', 'tiny_gpt2', 'context_size', 'check_block_size', 'load_model',
+           'model_and_tokenizer', 'add_lora', 'check_freeze', 'freeze', 'accumulation']
 
 # %% ../nbs/02_model.ipynb #dd0aca5e
 def pick_device(
@@ -25,6 +25,7 @@ def pick_device(
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
     return 'cpu'
 
+# %% ../nbs/02_model.ipynb #3468b935
 def cpu_bf16(
     flags:str=None, # CPU flags as /proc/cpuinfo lists them; default: this machine's
 )->bool:            # Does the CPU do bfloat16 matrix products natively?
@@ -34,8 +35,7 @@ def cpu_bf16(
         except OSError: return False
     return bool(set(flags.split()) & {'avx512_bf16', 'amx_bf16'})
 
-PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
-
+# %% ../nbs/02_model.ipynb #c337b899
 def pick_precision(
     device:str='auto',    # The device the model runs on
     precision:str='auto', # 'auto', 'fp32', 'fp16' or 'bf16'
@@ -74,6 +74,25 @@ def tiny_gpt2(
     model = GPT2LMHeadModel(cfg)
     model.generation_config.pad_token_id = cfg.eos_token_id
     return model
+
+# %% ../nbs/02_model.ipynb #be7605a0
+def context_size(
+    config, # A model's config (or the model)
+)->int|None: # The longest sequence the model takes, if its config says
+    "The model's context: `n_positions` in GPT-2's config, `max_position_embeddings` in most others."
+    config = getattr(config, 'config', config)
+    return getattr(config, 'n_positions', None) or getattr(config, 'max_position_embeddings', None)
+
+# %% ../nbs/02_model.ipynb #ebe2f2b5
+def check_block_size(
+    block_size:int, # Tokens per block, as asked for
+    config,         # The model's config (or the model)
+):
+    "Raise an `InputError` if blocks of `block_size` tokens do not fit the model's context."
+    ctx = context_size(config)
+    if ctx and block_size > ctx: raise InputError(
+        f"block_size {block_size} is longer than the model's context of {ctx} tokens. Fix: pass block_size={ctx} "
+        f"(--block-size {ctx}) or less")
 
 # %% ../nbs/02_model.ipynb #1b0af275
 _pickle_names = ('pytorch_model.bin', 'pytorch_model.bin.index.json')
@@ -150,7 +169,7 @@ def load_model(
     if model.generation_config.pad_token_id is None: model.generation_config.pad_token_id = model.config.eos_token_id
     return model.to(pick_device(device)) if device else model
 
-# %% ../nbs/02_model.ipynb #5cbf37ad
+# %% ../nbs/02_model.ipynb #ff8f6742
 def _own_tokenizer(model, trust_remote_code:bool=False):
     "The tokenizer a model object was saved with; GPT-2's for a GPT-2-family model built in memory."
     src = str(getattr(model, 'name_or_path', '') or '')
@@ -211,6 +230,16 @@ def _blocks(model):
         if blocks is not None: return base, blocks
     raise InputError(f"cannot find the transformer blocks of a {type(base).__name__}. Fix: pass a GPT-2-family model")
 
+def check_freeze(
+    layers:int,   # Blocks to freeze, from the bottom
+    n_blocks:int, # Blocks the model has
+):
+    "Raise an `InputError` unless at least one block is left to train."
+    if not 0 <= layers < n_blocks: raise InputError(
+        f"cannot freeze {layers} layers: the model has {n_blocks} transformer blocks and at least one must train. "
+        f"Fix: use --freeze-layers {n_blocks - 1} or less")
+
+# %% ../nbs/02_model.ipynb #5035ca19
 def freeze(
     model,                 # A causal language model, with or without LoRA adapters
     embeddings:bool=False, # Freeze the token and position embeddings (and so GPT-2's tied output layer)?
@@ -218,9 +247,7 @@ def freeze(
 )->dict:                   # Parameters left to train and frozen: `{'trainable': ..., 'frozen': ...}`
     "Stop the embeddings and/or the lowest `layers` transformer blocks of `model` from training."
     base, blocks = _blocks(model)
-    if not 0 <= layers < len(blocks): raise InputError(
-        f"cannot freeze {layers} layers: the model has {len(blocks)} transformer blocks and at least one must train. "
-        f"Fix: use --freeze-layers {len(blocks) - 1} or less")
+    check_freeze(layers, len(blocks))
     frozen = list(blocks[:layers])
     if embeddings: frozen += [base.get_input_embeddings(), getattr(getattr(base, 'transformer', None), 'wpe', None)]
     for m in frozen:

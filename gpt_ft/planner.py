@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from .core import check_options, CHUNK_TOKENS, InputError, resolve_name
-from .model import pick_precision
+from .model import check_block_size, check_freeze, pick_precision
 
 # %% auto #0
 __all__ = ['GiB', 'DEVICES', 'SHAPES', 'Device', 'cpu_device', 'get_device', 'model_config', 'param_counts', 'block_activations',
@@ -34,12 +34,14 @@ DEVICES = {d.name: d for d in [
     Device('H100', 79.11*GiB, {'fp32': 67, 'fp16': 989, 'bf16': 989}),
 ]}
 
+# %% ../nbs/08_planner.ipynb #1d4462af
 def cpu_device()->Device:
     "This machine's CPU: all its RAM, and an assumed 0.1 TFLOP/s per core."
     ram = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     tf = 0.1 * (os.cpu_count() or 1)
     return Device('CPU', ram, {'fp32': tf, 'bf16': tf}, cuda=False, overhead=0.45*GiB)
 
+# %% ../nbs/08_planner.ipynb #1e2db3dc
 def get_device(
     gpu:str|Device='T4', # A name from `DEVICES` (any case), 'CPU', or a `Device`
 )->Device:
@@ -268,16 +270,13 @@ def plan(
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
     prec = _precision(dev, precision)
-    if not 1 <= block_size <= cfg.n_positions: raise InputError(
-        f"block_size {block_size} does not fit the model's context of {cfg.n_positions} tokens. Fix: use "
-        f"--block-size {cfg.n_positions} or less")
-    check_options(block_size=block_size, batch_size=batch_size, lora=lora, freeze_layers=freeze_layers, tokens=tokens)
-    if not 0 <= freeze_layers < cfg.n_layer: raise InputError(
-        f"cannot freeze {freeze_layers} layers: the model has {cfg.n_layer} blocks and at least one must train. "
-        f"Fix: use --freeze-layers {cfg.n_layer - 1} or less")
+    check_options(block_size=block_size, batch_size=batch_size, lora=lora, freeze_layers=freeze_layers, tokens=tokens,
+                  chunk_tokens=chunk)
+    check_block_size(block_size, cfg)
+    check_freeze(freeze_layers, cfg.n_layer)
     kw = dict(block_size=block_size, lora=lora, lora_targets=lora_targets, grad_ckpt=grad_ckpt,
               freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers)
-    if chunk < 0: raise InputError(f"chunk must be 0 (the full logits) or more, got {chunk}. Fix: use e.g. {CHUNK_TOKENS}")
+
     at, parts = _peak(cfg, dev, prec, batch_size, chunk=chunk, **kw)
     total, c, fl, tf = sum(parts.values()), param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers), \
         train_flops(cfg, **kw), dev.tflops[prec]

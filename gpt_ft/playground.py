@@ -7,7 +7,7 @@ from __future__ import annotations
 import html, time
 import ipywidgets as W
 from .core import GptFtError, InputError
-from .model import model_and_tokenizer
+from .model import context_size, model_and_tokenizer
 from .sampling import generate
 
 # %% auto #0
@@ -20,11 +20,6 @@ def _seed(text:str)->int|None:
     try: return int(text)
     except ValueError: raise InputError(
         f"the seed must be a whole number, or empty for new samples on every click; got {text!r}. Fix: type e.g. 0") from None
-
-def _context(model)->int|None:
-    "The model's longest context in tokens, if its config says."
-    cfg = model.config
-    return getattr(cfg, 'n_positions', None) or getattr(cfg, 'max_position_embeddings', None)
 
 # %% ../nbs/07d_playground.ipynb #66e096ee
 class Playground:
@@ -70,7 +65,7 @@ class Playground:
         kw = dict(n=self.n.value, max_new_tokens=self.max_new_tokens.value, temperature=self.temperature.value,
                   top_k=self.top_k.value, top_p=self.top_p.value, seed=_seed(self.seed.value))
         if kw['top_k'] < 0: raise InputError(f"top-k must be 0 (no limit) or more, got {kw['top_k']}. Fix: use e.g. 50")
-        ctx, used = _context(self.model), len(self.tokenizer(self.prompt.value)['input_ids']) or 1
+        ctx, used = context_size(self.model), len(self.tokenizer(self.prompt.value)['input_ids']) or 1
         if ctx and used + kw['max_new_tokens'] > ctx: raise InputError(
             f"the prompt ({used} tokens) and max tokens ({kw['max_new_tokens']}) need more than the model's context of "
             f"{ctx} tokens. Fix: " + (f"set max tokens to {ctx - used} or less" if used < ctx else "shorten the prompt"))

@@ -8,16 +8,12 @@ import sys
 import torch
 from transformers import set_seed
 from .core import InputError, check_options
-from .model import model_and_tokenizer
+from .model import context_size, model_and_tokenizer
 
 # %% auto #0
 __all__ = ['generate']
 
 # %% ../nbs/06_sampling.ipynb #5f16aca9
-def _context(model)->int|None:
-    "The longest sequence `model` takes, from its config."
-    return getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
-
 def generate(
     model,                      # Model object, hub name or model folder
     prompts:str|list='',        # A prompt or a list of prompts; '' starts from nothing
@@ -38,7 +34,7 @@ def generate(
     check_options(n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                   repetition_penalty=repetition_penalty, seed=seed)
     model, tok, _ = model_and_tokenizer(model, tokenizer, device, 'auto', allow_pickle, trust_remote_code)
-    ctx = _context(model)
+    ctx = context_size(model)
     if ctx and max_new_tokens >= ctx: raise InputError(
         f"max_new_tokens {max_new_tokens:,} does not fit the model's context of {ctx:,} tokens, prompt included. "
         f"Fix: pass at most {ctx - 1} (--max-new-tokens {ctx // 4} leaves room for a prompt)")

@@ -8,16 +8,16 @@ import ctypes, os
 import torch, torch.nn.functional as F
 from torch import nn
 from transformers import Trainer
-from .core import CHUNK_TOKENS, InputError
+from .core import CHUNK_TOKENS, InputError, check_options
 
 # %% auto #0
-__all__ = ['NO_MALLOC_TUNING', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'LMTrainer', 'speed_kwargs',
-           'fast_enabled']
+__all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'LMTrainer',
+           'speed_kwargs', 'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's `mallopt` parameter numbers
-_malloc_settings = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1), (_M_TOP_PAD, 1 << 30))  # -1: never trim
+MALLOC_SETTINGS = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1), (_M_TOP_PAD, 1 << 30))  # -1: never trim
 _malloc_tuned = False
 
 def _glibc():
@@ -36,7 +36,7 @@ def tune_malloc(
     if _malloc_tuned: return True
     libc = _glibc()
     if libc is None: return False
-    _malloc_tuned = all(libc.mallopt(k, v) == 1 for k, v in _malloc_settings)
+    _malloc_tuned = all(libc.mallopt(k, v) == 1 for k, v in MALLOC_SETTINGS)
     return _malloc_tuned
 
 # %% ../nbs/03a_speed.ipynb #fbbb41da
@@ -109,8 +109,7 @@ class LMTrainer(Trainer):
                  chunk_tokens:int=CHUNK_TOKENS, # Tokens per chunk of logits in the loss; 0: the model's own loss
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
                  **kwargs):               # Passed to `Trainer`
-        if chunk_tokens < 0: raise InputError(
-            f"chunk_tokens must be 0 (the model's own loss) or more, got {chunk_tokens}. Fix: use e.g. {CHUNK_TOKENS}")
+        check_options(chunk_tokens=chunk_tokens)
         super().__init__(*args, **kwargs)
         self.chunk_tokens, self._loss_only, self._eval_sums = chunk_tokens, False, None
         # transformers 5 counts `num_items_in_batch` over shifted labels only for models whose `loss_type` maps to

@@ -9,7 +9,8 @@ from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options
 from .data import LMCollator, build_datasets
-from .model import accumulation, add_lora, freeze, model_and_tokenizer, pick_device, pick_precision
+from .model import (accumulation, add_lora, check_block_size, freeze, model_and_tokenizer, pick_device,
+                          pick_precision)
 from .checkpoint import (ASIDE, MANIFEST, MARKER, Checkpoints, DiskFull, NonFiniteGuard, RunInterrupted, RunLock,
                                TrainingDiverged, check_output_dir, data_files, environment, is_disk_full,
                                latest_checkpoint, now, put_back, set_aside, write_manifest, _exists)
@@ -95,10 +96,7 @@ def check_fits(
     lora_targets:list=None, # Modules LoRA will adapt, if any
 ):
     "Raise an `InputError` if the blocks, the tokenizer or the LoRA targets do not fit `model`."
-    ctx = getattr(model.config, 'n_positions', None) or getattr(model.config, 'max_position_embeddings', None)
-    if ctx and block_size > ctx: raise InputError(
-        f"block_size {block_size} is longer than the model's context of {ctx} tokens. Fix: pass block_size={ctx} "
-        f"(--block-size {ctx}) or less")
+    check_block_size(block_size, model)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings: raise InputError(
         f"the tokenizer has {len(tokenizer):,} tokens but the model only {model.get_input_embeddings().num_embeddings:,}"
         " embeddings. Fix: use the tokenizer that came with the model")
@@ -125,6 +123,7 @@ def _save(trainer:Trainer, out:Path, metrics:dict):
     trainer.save_state()
     if metrics: trainer.save_metrics('eval', metrics, combined=False)
 
+# %% ../nbs/04_train.ipynb #b8a1abcd
 def _describe(v):
     "A value as the manifest records it: local paths resolved, objects by their type."
     if isinstance(v, (list, tuple)):
@@ -132,6 +131,7 @@ def _describe(v):
     if isinstance(v, (str, os.PathLike)): return str(Path(v).expanduser().resolve()) if _exists(v) else str(v)
     return v if v is None or isinstance(v, (bool, int, float)) else type(v).__name__
 
+# %% ../nbs/04_train.ipynb #7a97c643
 def _local(*sources)->list[Path]:
     "The local files and folders among `sources` (paths, lists of them, names, objects)."
     flat = [x for s in sources for x in (s if isinstance(s, (list, tuple)) else [s])]
@@ -139,6 +139,7 @@ def _local(*sources)->list[Path]:
 
 _not_compared = {'output_dir', 'overwrite', 'resume', 'save_total_limit', 'allow_pickle', 'trust_remote_code'}
 
+# %% ../nbs/04_train.ipynb #1710cf53
 def _resume_from(out:Path, config:dict, files:list)->Path:
     "The checkpoint to resume from, after checking that the run in `out` was started the same way."
     ckpt = latest_checkpoint(out)
@@ -155,12 +156,14 @@ def _resume_from(out:Path, config:dict, files:list)->Path:
                               "differ). Fix: resume with the same data and options, or start a new run in another folder")
     return ckpt
 
+# %% ../nbs/04_train.ipynb #0512bd13
 def _checkpoint_mb(out:Path, model)->float:
     "Megabytes one checkpoint of `model` takes: the last complete one's size, or weights plus AdamW's two moments."
     if last := latest_checkpoint(out): return sum(f.stat().st_size for f in last.rglob('*') if f.is_file()) / 1e6
     ps = list(model.parameters())
     return sum(p.numel() * 4 + (8 * p.numel() if p.requires_grad else 0) for p in ps) / 1e6
 
+# %% ../nbs/04_train.ipynb #8ca59966
 def _stopped(out:Path, e:BaseException, trainer, aside:bool)->BaseException:
     "Leave the truth in `out` after training stopped with `e`; the error to raise in its place."
     step = trainer.state.global_step

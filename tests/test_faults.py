@@ -113,14 +113,13 @@ def test_two_runs_into_one_folder(tmp_path, tiny_model, news):
             time.sleep(0.1)
         loser = next(p for p in ps if p.poll() is not None)
         winner = next(p for p in ps if p is not loser)
-        ended = time.monotonic()
         assert winner.poll() is None, "both runs ended together: the second did not stop at once"
         winner.wait(TIMEOUT)
-        assert time.monotonic() - ended > 3, "the second run did not stop well before the first finished"
     finally:
         for p in ps:
             if p.poll() is None: p.kill(); p.wait()
     text = (tmp_path/f'{ps.index(loser)}.log').read_text()
+    assert not re.search(r'^ *step \d', text, re.M), f"the second run trained before it stopped:\n{text}"
     assert winner.returncode == 0, (tmp_path/f'{ps.index(winner)}.log').read_text()
     assert_short_error(loser.returncode, text, rf'\bpid\b|\b{winner.pid}\b')
     assert json.loads((out/MANIFEST).read_text())['status'] == 'completed'

@@ -103,13 +103,13 @@ def test_models_from_folders_configs_and_objects(tmp_path):
 def test_bad_input_names_the_problem_and_the_fix(tmp_path):
     with pytest.raises(InputError, match=r"unknown gpu 'V100'\. Fix: use one of T4, L4"): plan('gpt2', 'V100')
     with pytest.raises(InputError, match='neither a known model.*Fix'): plan('gpt-5')
-    with pytest.raises(InputError, match='context of 1024 tokens. Fix: use --block-size 1024 or less'):
+    with pytest.raises(InputError, match=r'context of 1024 tokens. Fix: pass block_size=1024 \(--block-size 1024\) or less'):
         plan('gpt2', block_size=2048)
     with pytest.raises(InputError, match='--freeze-layers 11 or less'): plan('gpt2', freeze_layers=12)
     with pytest.raises(InputError, match='T4 does not train in bf16. Fix: use --precision fp32 or fp16'):
         plan('gpt2', 'T4', precision='bf16')
     with pytest.raises(InputError, match='batch_size must be at least 1'): plan('gpt2', batch_size=0)
-    with pytest.raises(InputError, match='chunk must be 0'): plan('gpt2', chunk=-1)
+    with pytest.raises(InputError, match='chunk_tokens must be at least 0'): plan('gpt2', chunk=-1)
     with pytest.raises(InputError, match='LoRA target'): plan('gpt2', lora=8, lora_targets=['q_proj'])
     GPT2Config(n_layer=2).save_pretrained(tmp_path/'ok')
     (tmp_path/'llama').mkdir()

@@ -1,7 +1,7 @@
 "The playground panel: widget values reach `generate`, the model is loaded once, bad values end up in the output area."
 import re
 import pytest
-import gpt_ft.playground as playground
+import gpt_ft.model, gpt_ft.playground as playground
 from gpt_ft.sampling import generate
 from gpt_ft.playground import Playground
 
@@ -17,11 +17,11 @@ def click(pg, **values):
     return pg.outputs
 
 def test_loads_the_model_once(tiny_model, monkeypatch):
-    calls, real = [], playground.load_model
+    calls, real = [], gpt_ft.model.load_model  # what `model_and_tokenizer` calls
     def counting(*args, **kw):
         calls.append(args)
         return real(*args, **kw)
-    monkeypatch.setattr(playground, 'load_model', counting)
+    monkeypatch.setattr(gpt_ft.model, 'load_model', counting)
     p = Playground(tiny_model, prompt=PROMPT, max_new_tokens=4)
     for _ in range(3): p.button.click()
     assert len(calls) == 1 and p.error is None and len(p.outputs) == 1

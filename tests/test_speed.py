@@ -122,7 +122,7 @@ def test_trainer_switched_off_and_fallbacks(dsets):
     # predictions that need the logits get them
     preds = t.predict(dsets['validation'].select(range(2)))
     assert preds.predictions.shape[-1] == 50257
-    with pytest.raises(InputError, match='chunk_tokens must be 0'): LMTrainer(model=t.model, args=t.args, chunk_tokens=-1)
+    with pytest.raises(InputError, match='chunk_tokens must be at least 0'): LMTrainer(model=t.model, args=t.args, chunk_tokens=-1)
 
 def test_fused_adamw_same_losses(dsets):
     plain = run(dsets, LMTrainer, args_kw=dict(optim='adamw_torch'))
