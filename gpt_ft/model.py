@@ -75,7 +75,7 @@ def tiny_gpt2(
     model.generation_config.pad_token_id = cfg.eos_token_id
     return model
 
-# %% ../nbs/02_model.ipynb #be7605a0
+# %% ../nbs/02_model.ipynb #498e89ac
 def context_size(
     config, # A model's config (or the model)
 )->int|None: # The longest sequence the model takes, if its config says
@@ -83,7 +83,7 @@ def context_size(
     config = getattr(config, 'config', config)
     return getattr(config, 'n_positions', None) or getattr(config, 'max_position_embeddings', None)
 
-# %% ../nbs/02_model.ipynb #ebe2f2b5
+# %% ../nbs/02_model.ipynb #6bc358cc
 def check_block_size(
     block_size:int, # Tokens per block, as asked for
     config,         # The model's config (or the model)
