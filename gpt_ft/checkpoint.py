@@ -32,14 +32,17 @@ def _within(a:Path, b:Path)->bool:
     return a == b or b in a.parents
 
 def _live_holder(folder:Path)->dict|None:
-    "The pid and host of the gpt_ft run writing into `folder` now, if one is (its lock names a live process here)."
-    try: holder = json.loads((folder/LOCK).read_text() or '{}')
-    except (OSError, ValueError): return None
-    if not holder.get('pid') or holder.get('host', platform.node()) != platform.node(): return holder or None
-    try: os.kill(holder['pid'], 0)
-    except ProcessLookupError: return None
-    except PermissionError: pass  # alive, another user's
-    return holder
+    "Who holds `folder`'s lock now, if a run does: its pid and host as the lock file says (`{}` if it says nothing)."
+    if not (folder/LOCK).exists(): return None
+    lock = FileLock(folder/LOCK, timeout=0)
+    try: lock.acquire()  # the lock itself tells, whatever pid or host the file names (a dead run's lock is free)
+    except Timeout:
+        try: return json.loads((folder/LOCK).read_text() or '{}')
+        except (OSError, ValueError): return {}
+    except OSError: return None  # a lock we cannot even open (read-only folder): the checks below say what is wrong
+    lock.release()
+    return None
+
 
 def in_use_error(
     folder:Path,  # A run folder
