@@ -82,9 +82,9 @@ def make_trainer(
 def default_lr(
     model, # A causal language model
 )->float:  # Peak learning rate for fine-tuning it
-    "5e-5 at GPT-2's width of 768, scaled inversely with the model's width, at most `_max_lr`."
+    "5e-5 at GPT-2's width of 768, scaled with the inverse square of the model's width, at most `_max_lr`."
     width = getattr(model.config, 'n_embd', None) or getattr(model.config, 'hidden_size', 768)
-    return min(_max_lr, 5e-5 * 768 / width)
+    return min(_max_lr, 5e-5 * (768 / width) ** 2)
 
 _max_lr = 1e-3
 

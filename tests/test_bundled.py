@@ -30,22 +30,25 @@ def test_shipped_folder():
     assert (cfg['model_type'], cfg['vocab_size'], cfg['n_positions']) == ('gpt2', 50257, 256)
     assert cfg.get('dtype', cfg.get('torch_dtype')) == 'float16'
     card = (d/'README.md').read_text()
-    for s in ['King James', 'Shakespeare', 'CC BY 2.5', 'perplexity', 'not a production model']: assert s in card, s
+    for s in ['Debian', 'PSF-2.0', 'WordNet 3.0', 'Princeton', 'sha256', 'perplexity', 'not a production model']:
+        assert s in card, s
 
 def test_same_tokenizer_as_gpt2():
-    s = "In the beginning was the Word; to be, or not to be. Café 東京 🚀"
+    s = "The new release fixes a crash in the firmware updater. Café 東京 🚀"
     assert load_tokenizer('bundled')(s).input_ids == load_tokenizer('gpt2')(s).input_ids
 
 def test_heldout_perplexity():
     "Its own held-out split (2% of the corpus, never trained on), at the full context of 256 tokens."
     m = evaluate('bundled', DATA/'bundled_heldout.jsonl', block_size=256)
-    assert m['tokens'] > 40_000 and m['perplexity'] <= 95, m
+    assert m['tokens'] > 40_000 and m['perplexity'] <= 280, m  # 266.5 when built; the card: 251.9 on the whole split
 
 @pytest.mark.skipif(not WORDS.exists(), reason='needs /usr/share/dict/words (Debian package wamerican)')
 def test_samples_are_dictionary_words():
-    texts = generate('bundled', [''] * 2 + ['In the beginning', 'And the LORD said', 'To be, or not to be'], n=4,
-                     max_new_tokens=60, seed=0, return_prompt=False)
-    assert word_share(texts) >= 0.85
+    "Samples from the openings of the held-out news items (the first five words of each), as the build scores them."
+    items = [l for l in (ROOT/'examples'/'tech_news_heldout.txt').read_text(encoding='utf-8').splitlines() if l.strip()]
+    prompts = [' '.join(l.split()[:5]) for l in items[:6]]
+    texts = generate('bundled', prompts, n=2, max_new_tokens=60, seed=0, return_prompt=False)
+    assert word_share(texts) >= 0.90
 
 def test_local_folder_wins(tmp_path, monkeypatch):
     tiny_gpt2(n_layer=1, n_embd=32, n_head=2).save_pretrained(tmp_path/'bundled')
@@ -70,7 +73,8 @@ def _run_main_job(model, out: Path, *extra) -> subprocess.CompletedProcess:
     return r
 
 def test_readme_main_job(tmp_path):
-    "Fine-tuning `bundled` on the example news cuts held-out perplexity 3x, and ends 2x below random weights, in one epoch."
+    "In one epoch on the example news, fine-tuning `bundled` cuts held-out perplexity 1.5x and ends 2x below random weights."
+    # when built: 1,788 -> 1,055 (1.7x); random weights 23,997. README's three epochs: 1,788 -> 669 (the model card)
     args = _main_job()
     assert args[args.index('--model') + 1] == 'bundled'
     heldout = args[args.index('--eval') + 1]
@@ -82,7 +86,7 @@ def test_readme_main_job(tmp_path):
     _run_main_job(random, tmp_path/'from_random', *budget)
     score = lambda m: evaluate(m, ROOT/heldout, line_by_line=True)['perplexity']
     before, after, rand = score('bundled'), score(tmp_path/'news'), score(tmp_path/'from_random')
-    assert after * 3 <= before, (before, after)
+    assert after * 1.5 <= before, (before, after)
     assert after * 2 <= rand, (after, rand)
 
 def test_readme_main_job_is_quiet(tmp_path):
