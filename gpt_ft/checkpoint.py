@@ -57,6 +57,7 @@ def check_output_dir(
     overwrite:bool=False,   # May an existing gpt_ft run there be replaced?
     resume:bool=False,      # Will the run continue the one already there?
     inputs:list=(),         # Local files and folders the run reads (data, eval data, base model): kept apart from it
+    writer:bool=True,       # Will this process hold the folder? False for the other processes of a multi-process run
 )->Path:
     "Check, leaving nothing behind, that `path` can receive a new (or resumed) run."
     path = Path(path).expanduser()
@@ -69,7 +70,8 @@ def check_output_dir(
         if _within(p, path) or _within(path, p): raise InputError(
             f"the output folder '{path}' and '{p}', which the run reads, contain one another. Fix: choose an output "
             "folder outside your data and models, such as runs/NAME")
-    if path.is_dir() and (holder := _live_holder(path)): raise in_use_error(path, holder)
+    if writer and path.is_dir() and (holder := _live_holder(path)): raise in_use_error(path, holder)
+
     held = sorted(p.name for p in path.iterdir() if p.name != LOCK) if path.is_dir() else []
     if held and not (overwrite or resume): raise InputError(
         f"output folder '{path}' already holds files (an earlier run?). Fix: choose another output folder, pass "

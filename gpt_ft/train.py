@@ -242,15 +242,16 @@ def finetune(
         "deepspeed is not installed. Fix: pip install deepspeed, or train without --deepspeed")
     if deepspeed and not Path(deepspeed).is_file(): raise InputNotFound(f"no DeepSpeed config file '{deepspeed}'. Fix: check the path")
     pick_precision(device, precision)  # fp16 on a CPU fails here, not after loading
-    out = check_output_dir(output_dir, overwrite, resume, inputs=_local(train, eval, model, tokenizer))
+    main = int(os.environ.get('RANK', 0)) == 0  # with several processes, only the first holds the folder and writes
+    out = check_output_dir(output_dir, overwrite, resume, inputs=_local(train, eval, model, tokenizer), writer=main)
     config = {k: _describe(v) for k, v in options.items()} | dict(fast=fast, output_dir=str(out.resolve()))
     files = data_files(train) + (data_files(eval) if eval is not None else [])
     if effective_batch: kwargs['gradient_accumulation_steps'] = accumulation(
         effective_batch, batch_size, int(os.environ.get('WORLD_SIZE', 1)))
     if grad_ckpt: kwargs['activation_checkpointing'] = True
     kwargs |= {k: v for k, v in dict(max_steps=max_steps, deepspeed=deepspeed, fsdp=fsdp).items() if v}
-    main = int(os.environ.get('RANK', 0)) == 0  # with several processes, only the first writes
     with RunLock(out) if main else contextlib.nullcontext():
+
         ckpt = _resume_from(out, config, files) if resume else None
         model, tok, _ = model_and_tokenizer(model, tokenizer, None, 'fp32', allow_pickle, trust_remote_code)
         args = training_args(out, epochs, batch_size, lr or default_lr(model), save_steps, save_total_limit, seed,
