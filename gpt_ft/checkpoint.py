@@ -71,7 +71,6 @@ def check_output_dir(
             f"the output folder '{path}' and '{p}', which the run reads, contain one another. Fix: choose an output "
             "folder outside your data and models, such as runs/NAME")
     if writer and path.is_dir() and (holder := _live_holder(path)): raise in_use_error(path, holder)
-
     held = sorted(p.name for p in path.iterdir() if p.name != LOCK) if path.is_dir() else []
     if held and not (overwrite or resume): raise InputError(
         f"output folder '{path}' already holds files (an earlier run?). Fix: choose another output folder, pass "

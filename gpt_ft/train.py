@@ -251,7 +251,6 @@ def finetune(
     if grad_ckpt: kwargs['activation_checkpointing'] = True
     kwargs |= {k: v for k, v in dict(max_steps=max_steps, deepspeed=deepspeed, fsdp=fsdp).items() if v}
     with RunLock(out) if main else contextlib.nullcontext():
-
         ckpt = _resume_from(out, config, files) if resume else None
         model, tok, _ = model_and_tokenizer(model, tokenizer, None, 'fp32', allow_pickle, trust_remote_code)
         args = training_args(out, epochs, batch_size, lr or default_lr(model), save_steps, save_total_limit, seed,
