@@ -10,12 +10,14 @@ The seed recipe, as the article had it: transformers 4's `TextDataset` (re-imple
 every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
 glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
 `finetune` uses them, every default left on: chunked loss, tuned allocator, fused AdamW, the precision gpt_ft picks
-for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), evaluation on the held-out file four times per
-run. Each side runs in its own process from the same saved random-init weights and the same text
-(examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
+for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled (the default in
+CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step, which the
+speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
+same saved random-init weights and the same text (examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
 
 Levers (each switch turns one off on gpt_ft's side): `--no-bf16` (fp32), `--no-chunked-loss` (the model's own loss
-over the full logits), `--no-malloc-tuning` (`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
+over the full logits), `--no-compiled-loss` (the chunked loss uncompiled), `--no-malloc-tuning`
+(`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
 
 Tokens/s counts the training steps only (forward, backward, optimizer), the first step left out as warm-up; `run s`
 is the whole `train()` call, gpt_ft's evaluations included. `precision` is the dtype the first block's MLP matrix
@@ -41,6 +43,7 @@ MATMUL_N, MATMUL_REPS = 2048, 10
 # gpt_ft's speed levers, each of which a switch turns off: name -> (switch, what gpt_ft does instead)
 LEVERS = {'bf16': ('--no-bf16', 'fp32 instead of the precision gpt_ft picks'),
           'chunked_loss': ('--no-chunked-loss', "the model's own loss over the full logits"),
+          'compiled_loss': ('--no-compiled-loss', "the chunked loss's arithmetic uncompiled"),
           'malloc': ('--no-malloc-tuning', "glibc's default allocator (GPT_FT_NO_MALLOC_TUNING=1)"),
           'fused_adamw': ('--no-fused-adamw', "the Trainer's AdamW (adamw_torch)")}
 TARGETS = {'native bf16': 3.0, 'no native bf16': 1.8}  # gpt_ft/seed tok/s at least this, by `cpu_kind()`
@@ -120,6 +123,8 @@ def train_gpt_ft(job:dict, out:str):
     if 'chunked_loss' in off:
         assert hasattr(trainer, 'chunk_tokens'), "LMTrainer has no chunk_tokens: update train_speed.py's chunked-loss switch"
         trainer.chunk_tokens = 0  # LMTrainer's own switch: 0 is the model's own loss
+    assert hasattr(trainer, 'compile_loss'), "LMTrainer has no compile_loss: update train_speed.py's compiled-loss switch"
+    trainer.compile_loss = 'compiled_loss' not in off  # on, as in every CPU run of COMPILE_MIN_TOKENS or more
     return trainer, tok, timer
 
 def worker(job:dict)->dict:
@@ -140,7 +145,9 @@ def worker(job:dict)->dict:
     flops_tok = 6 * n_matmul + 12 * model.config.n_layer * model.config.n_embd * BLOCK
     speed = sys.modules.get('gpt_ft.speed')  # the seed's process never imports gpt_ft
     chunk = getattr(trainer, 'chunk_tokens', 0)
-    levers = ', '.join([f'chunked {chunk}' if chunk else 'own loss', str(getattr(args.optim, 'value', args.optim)),
+    compiled = chunk and getattr(speed, '_compiled', {}).get('cpu') is not None
+    levers = ', '.join([(f'chunked {chunk}' + (' compiled' if compiled else '')) if chunk else 'own loss',
+                        str(getattr(args.optim, 'value', args.optim)),
                         'malloc tuned' if getattr(speed, '_malloc_tuned', False) else 'malloc default'])
     return dict(tok_s=len(steps) * BATCH * BLOCK / sum(steps), run_s=wall, user_s=c1.user - c0.user,
                 sys_s=c1.system - c0.system, peak_mb=peak, val_loss=val_loss(model, tok, Path(job['heldout'])),

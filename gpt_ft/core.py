@@ -8,9 +8,9 @@ import math, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'PRECISIONS', 'CHECKS', 'TOKENIZER_FILES', 'GptFtError', 'InputError',
-           'InputNotFound', 'looks_like_path', 'hub_error', 'check_hub', 'gpt2_tokenizer_dir', 'bundled_dir',
-           'resolve_name', 'flag', 'check_options', 'load_tokenizer']
+__all__ = ['GPT2_FAMILY', 'BUNDLED', 'CHUNK_TOKENS', 'BATCH_SIZE', 'PRECISIONS', 'CHECKS', 'TOKENIZER_FILES', 'GptFtError',
+           'InputError', 'InputNotFound', 'looks_like_path', 'hub_error', 'check_hub', 'gpt2_tokenizer_dir',
+           'bundled_dir', 'resolve_name', 'flag', 'check_options', 'load_tokenizer']
 
 # %% ../nbs/00_core.ipynb #54394ad7
 class GptFtError(Exception):
@@ -103,6 +103,7 @@ def resolve_name(
 
 # %% ../nbs/00_core.ipynb #6e72bed0
 CHUNK_TOKENS = 1024  # Tokens per chunk of logits in gpt_ft's training loss, and in the planner's count of it
+BATCH_SIZE = 16      # Blocks per step when a run does not say: on a small file, twice the seed's updates per epoch
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')  # What --precision takes; `gpt_ft.model.pick_precision` decides 'auto'
 
 # %% ../nbs/00_core.ipynb #b4e5c88a

@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pyarrow.compute as pc
 from datasets import Dataset
-from .core import check_options, load_tokenizer
+from .core import BATCH_SIZE, check_options, load_tokenizer
 from .data import load_texts, tokenize_texts, make_blocks, _split
 
 # %% auto #0
@@ -178,7 +178,7 @@ def preview(
     line_by_line:bool=False,  # One document per non-empty line?
     pack:bool=True,           # Join documents before cutting blocks?
     text_column:str='text',   # Column with the text, for tables and datasets
-    batch_size:int=32,        # Blocks per training step
+    batch_size:int=BATCH_SIZE, # Blocks per training step
     val_split:float=0.1,      # Share held out for validation
     seed:int=42,              # Seed of the validation split
     encoding:str='utf-8',     # Encoding of text files

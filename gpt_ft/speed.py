@@ -4,15 +4,15 @@
 
 # %% ../nbs/03a_speed.ipynb #29c87965
 from __future__ import annotations
-import ctypes, os
+import ctypes, os, sys
 import torch, torch.nn.functional as F
 from torch import nn
 from transformers import Trainer
 from .core import CHUNK_TOKENS, InputError, check_options
 
 # %% auto #0
-__all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'LMTrainer',
-           'speed_kwargs', 'fast_enabled']
+__all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'COMPILE_LOSS', 'COMPILE_MIN_TOKENS', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc',
+           'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'LMTrainer', 'speed_kwargs', 'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
@@ -40,10 +40,32 @@ def tune_malloc(
     return _malloc_tuned
 
 # %% ../nbs/03a_speed.ipynb #fbbb41da
+def _logit_grad(z:torch.Tensor, y:torch.Tensor)->tuple:
+    "Summed cross-entropy of logits `z` (rows) against `y`, and its gradient with respect to `z`, in `z`'s dtype."
+    zf = z.float()
+    top = zf.amax(1, keepdim=True)
+    e = (zf - top).exp()
+    sums = e.sum(1, keepdim=True)
+    loss = (top + sums.log() - zf.gather(1, y[:, None])).sum()      # log-sum-exp minus the right logit
+    hot = torch.arange(zf.shape[1], device=z.device) == y[:, None]
+    return loss, (e / sums - hot.float()).to(z.dtype)                 # softmax - one-hot: d(loss)/d(logits)
+
+def _logit_grad_eager(z:torch.Tensor, y:torch.Tensor)->tuple:
+    "`_logit_grad` without a compiler, in place from the float logits on (so float32 `z` is overwritten): no other copy."
+    g = z.float()
+    top, right = g.amax(1, keepdim=True), g.gather(1, y[:, None])
+    g = g.sub_(top).exp_()
+    sums = g.sum(1, keepdim=True)
+    loss = (top + sums.log() - right).sum()
+    g.div_(sums)[torch.arange(len(y), device=g.device), y] -= 1
+    return loss, g.to(z.dtype)
+
+
+# %% ../nbs/03a_speed.ipynb #0780c062
 class _ChunkedLMLoss(torch.autograd.Function):
     "Summed cross-entropy of `h @ w.T` against `y`, over chunks of rows; gradients are made on the way."
     @staticmethod
-    def forward(ctx, h, w, y, n, chunk):
+    def forward(ctx, h, w, y, n, chunk, logit_grad):
         dev = h.device.type
         dt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else h.dtype
         wc = w.to(dt)
@@ -53,13 +75,9 @@ class _ChunkedLMLoss(torch.autograd.Function):
         with torch.autocast(dev, enabled=False):
             for s in range(0, len(y), chunk):
                 hc, yc = h[s:s+chunk].to(dt), y[s:s+chunk]
-                z = (hc @ wc.t()).float()                              # this chunk's logits
-                top, right = z.amax(1, keepdim=True), z.gather(1, yc[:, None])
-                g = z.sub_(top).exp_()                                 # in place from here on: no other copy
-                sums = g.sum(1, keepdim=True)
-                total += (top + sums.log() - right).sum()              # log-sum-exp minus the right logit
-                g.div_(sums)[torch.arange(len(yc), device=g.device), yc] -= 1  # softmax - one-hot: d(loss)/d(logits)
-                g = g.to(dt)
+                z = hc @ wc.t()                                        # this chunk's logits
+                part, g = logit_grad(z, yc)                            # its loss, and the gradient of the logits
+                total += part
                 if gh is not None: gh[s:s+chunk] = g @ wc
                 if gw is not None and dt == torch.float32: gw.addmm_(g.t(), hc)
                 elif gw is not None: gw += g.t() @ hc
@@ -73,7 +91,7 @@ class _ChunkedLMLoss(torch.autograd.Function):
         gh, gw, n = ctx.saved_tensors
         s = grad / n
         return (None if gh is None else gh * s.to(gh.dtype), None if gw is None else (gw * s).to(ctx.w_dtype),
-                None, None, None)
+                None, None, None, None)
 
 # %% ../nbs/03a_speed.ipynb #964fe623
 def chunked_lm_loss(
@@ -82,6 +100,7 @@ def chunked_lm_loss(
     labels:torch.Tensor,   # `(batch, seq)` token ids, -100 where ignored; shifted here as the model shifts them
     num_items:int|torch.Tensor=None, # Divide the summed loss by this (the Trainer's `num_items_in_batch`); default: mean
     chunk:int=CHUNK_TOKENS, # Tokens per chunk of logits
+    fused:bool=False,      # Compute each chunk's loss and gradient in one compiled pass (see `fused_logit_grad`)
 )->torch.Tensor:           # The loss, as the model computes it from the full logits
     "Causal language-modelling cross-entropy of `hidden @ weight.T`, computed a chunk of tokens at a time."
     if chunk < 1: raise InputError(f"chunk must be at least 1 token, got {chunk}. Fix: use e.g. {CHUNK_TOKENS}")
@@ -90,10 +109,43 @@ def chunked_lm_loss(
     h, y = hidden.reshape(-1, hidden.shape[-1])[keep], y[keep]
     n = torch.as_tensor(len(y) if num_items is None else num_items, dtype=torch.float32, device=h.device)
     if torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad):
-        return _ChunkedLMLoss.apply(h, weight, y, n, chunk)
+        return _ChunkedLMLoss.apply(h, weight, y, n, chunk, fused_logit_grad if fused else _logit_grad_eager)
     total = sum(F.cross_entropy(F.linear(h[s:s+chunk], weight).float(), y[s:s+chunk], reduction='sum')
                 for s in range(0, len(y), chunk))
     return total / n
+
+# %% ../nbs/03a_speed.ipynb #1e58922f
+COMPILE_LOSS = 'GPT_FT_COMPILE_LOSS'  # 1: always compile the loss's arithmetic, 0: never; unset: CPU runs that are long
+COMPILE_MIN_TOKENS = 2_000_000        # Training tokens from which a CPU run compiles it by default
+_compiled = {}                        # device type -> `_logit_grad` compiled, or None where compiling it failed
+
+def fused_logit_grad(
+    z:torch.Tensor, # `(rows, vocab)` logits
+    y:torch.Tensor, # `(rows,)` the right token for each row
+)->tuple:           # Summed loss, and its gradient with respect to `z` in `z`'s dtype
+    "`_logit_grad` compiled into one pass over the logits (at its first call); uncompiled where that fails."
+    dev = z.device.type
+    if dev not in _compiled: _compiled[dev] = torch.compile(_logit_grad, dynamic=True)  # one graph for all chunk sizes
+    if _compiled[dev] is not None:
+        try: return _compiled[dev](z, y)
+        except Exception as e:
+            _compiled[dev] = None
+            why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
+            print(f"gpt_ft: could not compile the loss ({why}); training goes on with the uncompiled loss. "
+                  f"Set {COMPILE_LOSS}=0 not to try.", file=sys.stderr)
+    return _logit_grad_eager(z, y)
+
+# %% ../nbs/03a_speed.ipynb #0f302f13
+def compile_loss_wanted(
+    setting:bool|None, # The caller's choice; None: `GPT_FT_COMPILE_LOSS` where set, else by device and length
+    device:str,        # Device type the run trains on
+    tokens:int,        # Tokens the whole run trains on
+)->bool:               # Compute the chunked loss with `fused_logit_grad`?
+    "Should a training run compile its loss's arithmetic?"
+    env = os.environ.get(COMPILE_LOSS, '').strip()
+    if setting is None and env: setting = env != '0'
+    if setting is not None: return bool(setting)
+    return device == 'cpu' and tokens >= COMPILE_MIN_TOKENS
 
 # %% ../nbs/03a_speed.ipynb #2cf1d112
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
@@ -108,10 +160,11 @@ class LMTrainer(Trainer):
     def __init__(self, *args,
                  chunk_tokens:int=CHUNK_TOKENS, # Tokens per chunk of logits in the loss; 0: the model's own loss
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
+                 compile_loss:bool=None,  # Compile the loss's arithmetic; default: see `compile_loss_wanted`
                  **kwargs):               # Passed to `Trainer`
         check_options(chunk_tokens=chunk_tokens)
         super().__init__(*args, **kwargs)
-        self.chunk_tokens, self._loss_only, self._eval_sums = chunk_tokens, False, None
+        self.chunk_tokens, self.compile_loss, self._loss_only, self._eval_sums = chunk_tokens, compile_loss, False, None
         # transformers 5 counts `num_items_in_batch` over shifted labels only for models whose `loss_type` maps to
         # its causal-LM loss; GPT-2's is None, so the count included every row's first token and the loss came out
         # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
@@ -134,6 +187,11 @@ class LMTrainer(Trainer):
         if body is None or type(head) is not nn.Linear or head.bias is not None: return None
         return body, head
 
+    def fused_loss(self, labels:torch.Tensor)->bool:
+        "Compile the loss's arithmetic for this training step? By the run's length: max steps x tokens a step."
+        tokens = self.state.max_steps * labels.numel() * self.args.gradient_accumulation_steps
+        return compile_loss_wanted(self.compile_loss, self.args.device.type, tokens)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.get('labels')  # the Trainer's label smoothing pops them from `inputs`
         counting = self._eval_sums is not None and labels is not None
@@ -144,7 +202,8 @@ class LMTrainer(Trainer):
             body, head = parts
             with self.accelerator.autocast():  # accelerate's autocast wraps `model.forward`, which this path skips
                 hidden = body(**{k: v for k, v in inputs.items() if k != 'labels'}, use_cache=False).last_hidden_state
-                loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens)
+                loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens,
+                                       fused=model.training and self.fused_loss(inputs['labels']))
             res = (loss, {'loss': loss}) if return_outputs else loss
         if counting:
             loss, n = (res[0] if return_outputs else res).detach(), _targets(labels)

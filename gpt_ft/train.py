@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, importlib.util, json, os, shutil
 from pathlib import Path
 from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
-from .core import CHUNK_TOKENS, InputError, InputNotFound, check_options
+from .core import BATCH_SIZE, CHUNK_TOKENS, InputError, InputNotFound, check_options
 from .data import LMCollator, build_datasets
 from .model import (accumulation, add_lora, check_block_size, freeze, model_and_tokenizer, pick_device,
                           pick_precision)
@@ -196,7 +196,7 @@ def finetune(
     val_split:float=0.1,         # Share of documents held out when `eval` is not given
     block_size:int=128,          # Tokens per training block
     epochs:float=1,              # Passes over the training data
-    batch_size:int=32,           # Blocks per step
+    batch_size:int=BATCH_SIZE,   # Blocks per step
     lr:float=None,               # Peak learning rate; default: `default_lr(model)`
     line_by_line:bool=False,     # One document per line?
     pack:bool=True,              # Join documents into one stream before cutting blocks?
