@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #a23dba4a
 from __future__ import annotations
-import json, os
+import json, os, warnings
 from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
@@ -219,7 +219,9 @@ def add_lora(
     targets = list(targets) if targets else (['c_attn', 'c_proj'] if gpt2 else None)
     cfg = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=dropout, target_modules=targets,
                      fan_in_fan_out=gpt2, task_type='CAUSAL_LM')
-    return get_peft_model(model, cfg)
+    with warnings.catch_warnings():  # peft asks for `is_gradient_checkpointing`, deprecated in transformers 5
+        warnings.filterwarnings('ignore', message='.*is_gradient_checkpointing', category=FutureWarning)
+        return get_peft_model(model, cfg)
 
 # %% ../nbs/02_model.ipynb #ba045caf
 def _blocks(model):

@@ -61,7 +61,7 @@ def _logit_grad_eager(z:torch.Tensor, y:torch.Tensor)->tuple:
     return loss, g.to(z.dtype)
 
 
-# %% ../nbs/03a_speed.ipynb #0780c062
+# %% ../nbs/03a_speed.ipynb #f4ceb74c
 class _ChunkedLMLoss(torch.autograd.Function):
     "Summed cross-entropy of `h @ w.T` against `y`, over chunks of rows; gradients are made on the way."
     @staticmethod
@@ -114,7 +114,7 @@ def chunked_lm_loss(
                 for s in range(0, len(y), chunk))
     return total / n
 
-# %% ../nbs/03a_speed.ipynb #1e58922f
+# %% ../nbs/03a_speed.ipynb #5337214e
 COMPILE_LOSS = 'GPT_FT_COMPILE_LOSS'  # 1: always compile the loss's arithmetic, 0: never; unset: CPU runs that are long
 COMPILE_MIN_TOKENS = 2_000_000        # Training tokens from which a CPU run compiles it by default
 _compiled = {}                        # device type -> `_logit_grad` compiled, or None where compiling it failed
@@ -135,7 +135,7 @@ def fused_logit_grad(
                   f"Set {COMPILE_LOSS}=0 not to try.", file=sys.stderr)
     return _logit_grad_eager(z, y)
 
-# %% ../nbs/03a_speed.ipynb #0f302f13
+# %% ../nbs/03a_speed.ipynb #073c3f2a
 def compile_loss_wanted(
     setting:bool|None, # The caller's choice; None: `GPT_FT_COMPILE_LOSS` where set, else by device and length
     device:str,        # Device type the run trains on
