@@ -5,6 +5,9 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 from gpt_ft.train import finetune
 
+# peft's own PeftModel.from_pretrained, called here to check the adapter, asks for a property transformers 5 deprecates
+pytestmark = pytest.mark.filterwarnings('ignore:.*is_gradient_checkpointing:FutureWarning')
+
 @pytest.fixture(scope='module')
 def lora_run(tmp_path_factory, tiny_model, news):
     out = tmp_path_factory.mktemp('lora')/'run'

@@ -2,7 +2,7 @@
 import json, math, textwrap
 from pathlib import Path
 import pytest
-from gpt_ft.core import InputError, load_tokenizer
+from gpt_ft.core import BATCH_SIZE, InputError, load_tokenizer
 from gpt_ft.data import build_datasets
 from gpt_ft.data_preview import DataPreview, preview, preview_report
 
@@ -46,7 +46,7 @@ def test_counts_unpacked(lines, tok, tmp_path):
 def test_split_matches_build_datasets(news, tok, by_line):
     d = build_datasets(news, tok, line_by_line=True)                 # documents held out
     assert (by_line.train_blocks, by_line.val_blocks) == (len(d['train']), len(d['validation']))
-    assert by_line.steps_per_epoch == math.ceil(len(d['train']) / 32)
+    assert by_line.steps_per_epoch == math.ceil(len(d["train"]) / BATCH_SIZE)
     d, p = build_datasets(news, tok, block_size=64), preview(news, tok, block_size=64)  # one document: blocks held out
     assert (p.train_blocks, p.val_blocks) == (len(d['train']), len(d['validation']))
     assert preview(news, tok, block_size=64, val_split=0).train_blocks == p.blocks
@@ -75,7 +75,7 @@ def test_too_little_data(tok):
     notes = ["Release notes: bug fixes.", "The mirror is back online.", "Docs moved to a new site."]
     w = preview(notes, tok).warnings
     assert set(w) == {'no_validation', 'few_blocks'}
-    assert 'fewer than one batch of 32' in w['few_blocks'] and '--batch-size 1' in w['few_blocks']
+    assert f'fewer than one batch of {BATCH_SIZE}' in w['few_blocks'] and '--batch-size 1' in w['few_blocks']
     assert preview(notes, tok, val_split=0, batch_size=1, min_steps=1).warnings == {}
 
 def test_few_steps(news, tok):
