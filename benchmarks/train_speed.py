@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py                   # both shapes, median of 3 rounds (about 25 minutes on 2 cores)
     python benchmarks/train_speed.py --quick           # the tiny shape, one round, 4 steps (under 2 minutes)
     python benchmarks/train_speed.py --each-lever-off  # also gpt_ft with each speed lever off alone, one row each
+    python benchmarks/train_speed.py --each-lever-off compiled_loss   # the same for some levers only
     python benchmarks/train_speed.py --no-bf16 --no-chunked-loss ...   # gpt_ft's row with those levers off
 
 The seed recipe, as the article had it: transformers 4's `TextDataset` (re-implemented in `common.py`),
@@ -176,7 +177,8 @@ def options(p):
     p.add_argument('--steps', default='tiny:12,gpt2:4', help='training steps per shape')
     for name, (switch, instead) in LEVERS.items():
         p.add_argument(switch, dest=f'off_{name}', action='store_true', help=f"gpt_ft's row: {instead}")
-    p.add_argument('--each-lever-off', action='store_true', help='add a gpt_ft row per lever, with that lever alone off')
+    p.add_argument('--each-lever-off', nargs='?', const=','.join(LEVERS), default='', metavar='LEVERS',
+                   help=f"add a gpt_ft row per lever, with that lever alone off (all, or some of: {', '.join(LEVERS)})")
 
 def main():
     a = start(__doc__, worker, quick='tiny shape, one round, 4 steps', options=options)
@@ -193,7 +195,9 @@ def main():
     off = [n for n in LEVERS if getattr(a, f'off_{n}')]
     # (recipe, levers off): the seed, gpt_ft as asked, then each lever off alone
     sides = [('seed', None), ('gpt_ft' + ''.join(f' -{n}' for n in off), off)]
-    if a.each_lever_off: sides += [(f'gpt_ft -{n}', [n]) for n in LEVERS if n not in off]
+    alone = [n for n in a.each_lever_off.split(',') if n]
+    if unknown := [n for n in alone if n not in LEVERS]: sys.exit(f"unknown lever {unknown[0]}. Fix: one of {', '.join(LEVERS)}")
+    sides += [(f'gpt_ft -{n}', [n]) for n in alone if n not in off]
     rows, ratios, ceilings = [], [], []
     for shape in shapes:
         base = prepare(shape, int(steps[shape]))

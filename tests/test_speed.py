@@ -131,6 +131,24 @@ def test_fused_adamw_same_losses(dsets):
     assert fused[0] == pytest.approx(plain[0], rel=1e-4)
     assert fused[1] == pytest.approx(plain[1], rel=1e-4)
 
+def test_trainer_compiled_loss(dsets, monkeypatch):
+    "The compiled loss (long CPU runs' default) trains to the same numbers; a short run does not wait for the compiler."
+    import gpt_ft.speed as speed
+    calls, fused_logit_grad = [], speed.fused_logit_grad
+    monkeypatch.setattr(speed, 'fused_logit_grad', lambda z, y: calls.append(len(z)) or fused_logit_grad(z, y))
+    monkeypatch.delenv(speed.COMPILE_LOSS, raising=False)
+    plain = run(dsets, LMTrainer, compile_loss=False)
+    assert not calls
+    fused = run(dsets, LMTrainer, compile_loss=True)
+    assert calls and speed._compiled['cpu'] is not None, 'the compiled loss did not run compiled'
+    assert fused[0] == pytest.approx(plain[0], rel=1e-4)
+    assert fused[1] == pytest.approx(plain[1], rel=1e-4)
+    _, _, t = run(dsets, LMTrainer, steps=1)  # the default, on a short run
+    labels = torch.zeros(8, 48, dtype=torch.long)
+    assert not t.fused_loss(labels)
+    t.state.max_steps = speed.COMPILE_MIN_TOKENS // labels.numel() + 1
+    assert t.fused_loss(labels)
+
 @pytest.mark.skipif(not cpu_bf16(), reason='this CPU has no native bf16')
 def test_trainer_bf16_close_to_plain(dsets):
     plain = run(dsets, args_kw=dict(precision='bf16'))
