@@ -224,7 +224,8 @@ def test_tutorial_01_runs_with_a_live_plot_samples_and_report(page, lab, shots):
         if plot.count() != 1: return
         src = plot.get_attribute('src')
         if any(src == s for s, _ in taken): return
-        png = plot.screenshot()
+        try: png = plot.screenshot(timeout=10_000)
+        except sync_api.Error: return  # the picture was replaced while being taken: try again at the next look
         if plot.get_attribute('src') != src: return  # redrawn meanwhile: try again at the next look
         taken.append((src, png))
         (shots/f'tutorial01_plot_{min(len(taken), 2)}.png').write_bytes(png)

@@ -185,7 +185,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, tiny_model, news):
     from gpt_ft.checkpoint import checkpoints
     out, log = tmp_path/'run', tmp_path/'train.log'
     extra = ['--epochs', 5, '--save-steps', 2]
-    p = _popen(_train_cmd(news, tiny_model, out, *extra), log)
+    # as from a terminal: a shell without job control starts background jobs with SIGINT ignored, and children inherit it
+    p = _popen(_train_cmd(news, tiny_model, out, *extra), log, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         t0 = time.monotonic()
         while not checkpoints(out):
