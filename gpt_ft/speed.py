@@ -60,7 +60,6 @@ def _logit_grad_eager(z:torch.Tensor, y:torch.Tensor)->tuple:
     g.div_(sums)[torch.arange(len(y), device=g.device), y] -= 1
     return loss, g.to(z.dtype)
 
-
 # %% ../nbs/03a_speed.ipynb #f4ceb74c
 class _ChunkedLMLoss(torch.autograd.Function):
     "Summed cross-entropy of `h @ w.T` against `y`, over chunks of rows; gradients are made on the way."
@@ -100,7 +99,7 @@ def chunked_lm_loss(
     labels:torch.Tensor,   # `(batch, seq)` token ids, -100 where ignored; shifted here as the model shifts them
     num_items:int|torch.Tensor=None, # Divide the summed loss by this (the Trainer's `num_items_in_batch`); default: mean
     chunk:int=CHUNK_TOKENS, # Tokens per chunk of logits
-    fused:bool=False,      # Compute each chunk's loss and gradient in one compiled pass (see `fused_logit_grad`)
+    fused:bool=False,      # Compute each chunk's loss and gradient compiled (see `fused_logit_grad`)
 )->torch.Tensor:           # The loss, as the model computes it from the full logits
     "Causal language-modelling cross-entropy of `hidden @ weight.T`, computed a chunk of tokens at a time."
     if chunk < 1: raise InputError(f"chunk must be at least 1 token, got {chunk}. Fix: use e.g. {CHUNK_TOKENS}")
@@ -123,7 +122,7 @@ def fused_logit_grad(
     z:torch.Tensor, # `(rows, vocab)` logits
     y:torch.Tensor, # `(rows,)` the right token for each row
 )->tuple:           # Summed loss, and its gradient with respect to `z` in `z`'s dtype
-    "`_logit_grad` compiled into one pass over the logits (at its first call); uncompiled where that fails."
+    "`_logit_grad` fused by `torch.compile` (compiled at its first call); uncompiled where compiling fails."
     dev = z.device.type
     if dev not in _compiled: _compiled[dev] = torch.compile(_logit_grad, dynamic=True)  # one graph for all chunk sizes
     if _compiled[dev] is not None:
