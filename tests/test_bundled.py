@@ -3,7 +3,7 @@ fine-tuning it on the example data beats the same shape trained from random weig
 import json, os, re, shlex, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import EXAMPLES, OFFLINE
+from misuse import gpt_ft
 from gpt_ft.core import bundled_dir, load_tokenizer, resolve_name
 from gpt_ft.metrics import evaluate
 from gpt_ft.sampling import generate
@@ -66,9 +66,7 @@ def _run_main_job(model, out: Path, *extra) -> subprocess.CompletedProcess:
     args = _main_job()
     i = args.index('--output'); args[i + 1] = str(out)
     i = args.index('--model'); args[i + 1] = str(model)
-    args += list(extra)
-    r = subprocess.run([sys.executable, '-m', 'gpt_ft', *args], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, **OFFLINE}, timeout=900)
+    r = gpt_ft(*args, *extra, cwd=ROOT)  # in this process; the test below runs the job as a real process
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 

@@ -116,7 +116,6 @@ def test_memory_options(cli, tmp_path, tiny_model, news):
     args = json.loads((out/'training_args.json').read_text())
     assert args['gradient_accumulation_steps'] == 2
     from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM
     before, after = load_file(tiny_model/'model.safetensors'), load_file(out/'model.safetensors')
     assert (before['transformer.wte.weight'] == after['transformer.wte.weight']).all()   # frozen
     assert not (before['transformer.h.0.mlp.c_fc.weight'] == after['transformer.h.0.mlp.c_fc.weight']).all()

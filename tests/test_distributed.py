@@ -3,9 +3,15 @@ folder from the first process only, and reach the loss of one process with the s
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import OFFLINE, gpt_ft
+from conftest import OFFLINE, REFERENCE_ARGS
 
-ARGS = ['--line-by-line', '--epochs', 2, '--block-size', 64, '--lr', 3e-3, '--seed', 0, '--precision', 'fp32', '--no-report']
+def _without(args: list, *options) -> list:
+    "`args` less each of `options` and the value after it."
+    drop = {i + d for i, a in enumerate(args) if a in options for d in (0, 1)}
+    return [a for i, a in enumerate(args) if i not in drop]
+
+# the reference run's options, less its batch (4 per process here) and its checkpoints (not what is tested here)
+ARGS = _without(REFERENCE_ARGS, '--batch-size', '--save-steps')
 
 def _run(cmd, **env) -> subprocess.CompletedProcess:
     r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=600,
@@ -19,11 +25,9 @@ def _result(out: Path) -> dict:
     return m
 
 @pytest.fixture(scope='module')
-def single(tmp_path_factory, tiny_model, news):
-    "One process, global batch 8."
-    out = tmp_path_factory.mktemp('one')/'run'
-    _run([sys.executable, '-m', 'gpt_ft', 'train', news, '--model', tiny_model, '--output', out, '--batch-size', 8, *ARGS])
-    return _result(out)
+def single(reference_run):
+    "One process, global batch 8 (conftest's reference run)."
+    return _result(reference_run)
 
 def _check_two(out: Path, r: subprocess.CompletedProcess, single: dict):
     m = _result(out)

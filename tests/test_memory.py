@@ -1,5 +1,4 @@
 "Memory levers: freezing, gradient checkpointing and gradient accumulation change memory and nothing else."
-import warnings
 import pytest, torch
 from datasets import Dataset
 from transformers import GPT2Config
@@ -97,7 +96,7 @@ def test_checkpointing_keeps_less_for_the_backward_pass():
 
 def test_trainer_checkpoints_with_the_training_argument(tmp_path):
     model = add_lora(tiny_gpt2(n_layer=3), 4)
-    trainer = train(model, tmp_path, steps=2, activation_checkpointing=True)
+    train(model, tmp_path, steps=2, activation_checkpointing=True)
     assert all(b.gradient_checkpointing for b in model.get_base_model().transformer.h)
     assert all(p.abs().sum() > 0 for n, p in model.named_parameters() if 'lora_B' in n)  # every adapter trained
     with pytest.warns(FutureWarning, match='activation_checkpointing'):  # the old name still works, with a warning

@@ -96,3 +96,28 @@ def test_package_has_no_unused_imports_or_names():
     r = subprocess.run([sys.executable, '-m', 'ruff', 'check', '--select', 'F401,F541,F841', '--no-cache',
                         str(Path(__file__).resolve().parent.parent/'gpt_ft')], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+def _dist(req: str) -> str:
+    "The normalised distribution name of a requirement string."
+    import re
+    return re.split(r'[<>=!~;\[ ]', req, 1)[0].lower().replace('_', '-')
+
+def test_every_imported_package_is_a_requirement():
+    """Every third-party module the package imports, at the top or inside a function, comes from a distribution that
+    settings.ini requires, or that one of those requires unconditionally: `pip install gpt_ft` brings all of it."""
+    import ast, configparser
+    from importlib.metadata import packages_distributions, requires
+    cfg = configparser.ConfigParser(delimiters=['='])
+    cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    declared = {_dist(r) for r in cfg['DEFAULT']['requirements'].split()}
+    brought = set(declared)
+    for d in declared:
+        brought |= {_dist(r) for r in (requires(d) or []) if 'extra ==' not in r}
+    owners = packages_distributions()
+    for f in sorted((ROOT/'gpt_ft').glob('*.py')):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for top in {n.split('.')[0] for n in names} - set(sys.stdlib_module_names) - {'gpt_ft', '__future__'}:
+                dists = {_dist(d) for d in owners.get(top, [top])}
+                assert dists & brought, f"{f.name} imports {top} ({', '.join(sorted(dists))}), which settings.ini's requirements do not bring"

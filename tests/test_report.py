@@ -1,6 +1,5 @@
 "Live loss plot, samples during training, memorisation check and the before/after report."
 import io, json, re
-from pathlib import Path
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 from gpt_ft.core import InputError, load_tokenizer

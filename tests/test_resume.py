@@ -3,11 +3,9 @@ run ends; a kill in the middle of a save leaves no checkpoint that looks complet
 import json, os, random, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from conftest import OFFLINE, gpt_ft
+from conftest import OFFLINE, REFERENCE_ARGS as ARGS
+from misuse import gpt_ft  # in this process; the runs that are killed are real processes
 from gpt_ft.checkpoint import MARKER, checkpoints, latest_checkpoint
-
-ARGS = ['--line-by-line', '--epochs', 2, '--batch-size', 8, '--block-size', 64, '--lr', 3e-3, '--save-steps', 4, '--seed', 0,
-        '--no-report']
 
 def _train_cmd(news, model, out, *extra):
     return [sys.executable, '-m', 'gpt_ft', 'train', news, '--model', model, '--output', out, *ARGS, *extra]
@@ -31,12 +29,9 @@ def _final(out: Path) -> tuple:
     return m['train_loss'], m['metrics']['eval_loss']
 
 @pytest.fixture(scope='module')
-def reference(tmp_path_factory, tiny_model, news):
-    out = tmp_path_factory.mktemp('ref')/'run'
-    r = subprocess.run(list(map(str, _train_cmd(news, tiny_model, out))), capture_output=True, text=True,
-                       env={**os.environ, **OFFLINE})
-    assert r.returncode == 0, r.stderr
-    return _final(out)
+def reference(reference_run):
+    "The same run, uninterrupted: `_train_cmd` with no extra options."
+    return _final(reference_run)
 
 def _start(cmd, out: Path, done) -> subprocess.Popen:
     "Start `cmd`; wait (at most 5 minutes) until `done(out)` is true while the process still runs."

@@ -1,6 +1,5 @@
 """Safety nets: a loss that stops being finite, the best model and early stopping, and what is never executed."""
-import json, math
-from pathlib import Path
+import json
 import pytest, torch
 from transformers import TrainerCallback
 from gpt_ft.checkpoint import TrainingDiverged, latest_checkpoint

@@ -2,7 +2,7 @@
 import json, os, subprocess, sys, tempfile, warnings
 from pathlib import Path
 import pytest, torch
-from transformers import AutoConfig, AutoModelForCausalLM, PrinterCallback, Trainer
+from transformers import AutoConfig, AutoModelForCausalLM, PrinterCallback
 from gpt_ft.core import CHUNK_TOKENS, InputError, load_tokenizer
 from gpt_ft.data import LMCollator, build_datasets
 from gpt_ft.model import add_lora, cpu_bf16, pick_precision, tiny_gpt2
