@@ -8,6 +8,12 @@ OFFLINE = dict(HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1', TQDM_DISABLE='1', TR
                HF_DATASETS_DISABLE_PROGRESS_BARS='1', TOKENIZERS_PARALLELISM='true')
 MALLOC_ENV = ('MALLOC_MMAP_MAX_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_THRESHOLD_')
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')  # CPU flags of native bfloat16 matrix products
+# A newer CPU measured as an AVX2 one: oneDNN, ATen's kernels and MKL kept to AVX2 (no AVX-512, no bf16 instructions)
+AVX2_CAP = dict(ONEDNN_MAX_CPU_ISA='AVX2', ATEN_CPU_CAPABILITY='avx2', MKL_ENABLE_INSTRUCTIONS='AVX2')
+
+def avx2_capped()->bool:
+    "Is this process's instruction set capped at AVX2 by `AVX2_CAP`'s variables?"
+    return all(os.environ.get(k, '').lower() == v.lower() for k, v in AVX2_CAP.items())
 
 def malloc_env()->dict:
     """gpt_ft's allocator settings as glibc's environment variables: the very values `gpt_ft.speed.tune_malloc` passes
@@ -59,7 +65,8 @@ def cpu_name()->str:
                 platform.processor() or platform.machine())
 
 def bf16_flags()->list[str]:
-    "This CPU's flags for native bfloat16 matrix products (avx512_bf16, amx_bf16); empty when it has none."
+    "This CPU's flags for native bfloat16 matrix products (avx512_bf16, amx_bf16); empty when it has none or is capped at AVX2."
+    if avx2_capped(): return []
     try: flags = set(Path('/proc/cpuinfo').read_text().split())
     except OSError: return []
     return [f for f in BF16_FLAGS if f in flags]
@@ -76,13 +83,14 @@ def gpu_name()->str|None:
 def machine()->str:
     "CPU model, cores, its bf16 instructions, library versions and the GPU, in one line."
     import torch, transformers
-    return (f'{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {", ".join(bf16_flags()) or "none"}, '
+    cap = ' (instruction set capped at AVX2: ' + ', '.join(f'{k}={v}' for k, v in AVX2_CAP.items()) + ')' if avx2_capped() else ''
+    return (f'{cpu_name()}{cap}, {os.cpu_count()} cores, bf16 instructions: {", ".join(bf16_flags()) or "none"}, '
             f'torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, '
             f'Python {platform.python_version()}, GPU: {gpu_name() or "none"}')
 
 def start(doc:str, worker=None, options=None, quick:str='one round, the quickest settings', rounds:int|None=3,
           argv:list=None)->argparse.Namespace:
-    """Every benchmark's opening: the parser with the common options (`--quick`, `--rounds`, the hidden `--worker`)
+    """Every benchmark's opening: the parser with the common options (`--quick`, `--rounds`, `--as-avx2`, the hidden `--worker`)
     plus the script's own (`options(parser)`); in worker mode run `worker(job)`, print its JSON and exit; else print
     the machine line (and a warning when another heavy job is running) and return the arguments. `--quick` means one
     round. `rounds=None`: no `--rounds`; `worker=None`: no worker mode."""
@@ -90,8 +98,11 @@ def start(doc:str, worker=None, options=None, quick:str='one round, the quickest
     p.add_argument('--quick', action='store_true', help=quick)
     if rounds is not None: p.add_argument('--rounds', type=int, default=rounds, help='rounds (medians are reported)')
     if worker is not None: p.add_argument('--worker', help=argparse.SUPPRESS)
+    p.add_argument('--as-avx2', action='store_true', help='measure this CPU as one with AVX2 only (no AVX-512, no bf16): '
+                   + ', '.join(f'{k}={v}' for k, v in AVX2_CAP.items()) + ' in every measured process')
     if options is not None: options(p)
     a = p.parse_args(argv)
+    if a.as_avx2: os.environ.update(AVX2_CAP)  # this process's children inherit it
     if worker is not None and a.worker:
         print(json.dumps(worker(json.loads(a.worker))), flush=True)
         raise SystemExit(0)

@@ -5,6 +5,7 @@
     python benchmarks/train_speed.py --each-lever-off  # also gpt_ft with each speed lever off alone, one row each
     python benchmarks/train_speed.py --each-lever-off compiled_loss   # the same for some levers only
     python benchmarks/train_speed.py --no-bf16 --no-chunked-loss ...   # gpt_ft's row with those levers off
+    python benchmarks/train_speed.py --as-avx2         # a CPU with AVX-512 measured as one with AVX2 only (no bf16)
 
 The seed recipe, as the article had it: transformers 4's `TextDataset` (re-implemented in `common.py`),
 `DataCollatorForLanguageModeling(mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save
@@ -30,12 +31,17 @@ seed, were every FLOP done at that peak. Validation loss: every model scored the
 examples/tech_news_heldout.txt after the same number of tokens. The last lines are the speed ratio gpt_ft/seed
 (median tok/s over rounds) for each shape, and the target for this kind of CPU: at least 3x on a CPU with native
 bf16, at least 1.8x on one without.
+
+`--as-avx2` keeps oneDNN, ATen's kernels and MKL to AVX2 in every measured process (`ONEDNN_MAX_CPU_ISA=AVX2`,
+`ATEN_CPU_CAPABILITY=avx2`, `MKL_ENABLE_INSTRUCTIONS=AVX2`): the CPU counts as one without native bf16 and gpt_ft
+trains in fp32, as it would there. It approximates such a CPU (vector width and instructions), not its caches or
+clock: a measurement on a real one wins.
 """
 from __future__ import annotations
 import os, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CACHE, ROOT, TextDataset, bf16_flags, busy, cpu_kind, median, peak_rss_mb, run_worker, start, table,
+from common import (CACHE, ROOT, TextDataset, avx2_capped, bf16_flags, busy, cpu_kind, median, peak_rss_mb, run_worker, start, table,
                     worker_env)
 
 SHAPES = {'tiny': dict(n_layer=4, n_embd=256, n_head=4), 'gpt2': dict(n_layer=12, n_embd=768, n_head=12)}
@@ -114,7 +120,8 @@ def train_gpt_ft(job:dict, out:str):
     off = set(job.get('off', ()))
     tok, model = load_tokenizer(job['model']), load_model(job['model'], device=None)
     dsets = build_datasets(job['data'], tok, eval=job['heldout'], block_size=BLOCK)
-    kw = dict(precision='fp32') if 'bf16' in off else {}  # else gpt_ft's default ('auto')
+    # else gpt_ft's default ('auto'), which reads the CPU's flags: under --as-avx2 bf16 would be emulated
+    kw = dict(precision='fp32') if 'bf16' in off or avx2_capped() else {}
     if 'fused_adamw' in off: kw['optim'] = 'adamw_torch'
     args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', max_steps=job['steps'],
                          save_strategy='no', **kw)
