@@ -12,9 +12,9 @@ The seed recipe, as the article had it: transformers 4's `TextDataset` (re-imple
 every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
 glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
 `finetune` uses them, every default left on: chunked loss, tuned allocator, fused AdamW, the precision gpt_ft picks
-for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled (the default in
-CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step, which the
-speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
+for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled in bf16 (the default
+in bf16 CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step,
+which the speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
 same saved random-init weights and the same text (examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
 
 Levers (each switch turns one off on gpt_ft's side): `--no-bf16` (fp32), `--no-chunked-loss` (the model's own loss
@@ -115,7 +115,7 @@ def train_gpt_ft(job:dict, out:str):
     from gpt_ft.core import load_tokenizer
     from gpt_ft.data import build_datasets
     from gpt_ft.model import load_model
-    from gpt_ft.speed import LMTrainer
+    from gpt_ft.speed import COMPILE_MIN_TOKENS, LMTrainer, compile_loss_wanted
     from gpt_ft.train import default_lr, make_trainer, training_args
     off = set(job.get('off', ()))
     tok, model = load_tokenizer(job['model']), load_model(job['model'], device=None)
@@ -132,7 +132,8 @@ def train_gpt_ft(job:dict, out:str):
         assert hasattr(trainer, 'chunk_tokens'), "LMTrainer has no chunk_tokens: update train_speed.py's chunked-loss switch"
         trainer.chunk_tokens = 0  # LMTrainer's own switch: 0 is the model's own loss
     assert hasattr(trainer, 'compile_loss'), "LMTrainer has no compile_loss: update train_speed.py's compiled-loss switch"
-    trainer.compile_loss = 'compiled_loss' not in off  # on, as in every CPU run of COMPILE_MIN_TOKENS or more
+    # as gpt_ft decides for a CPU run of COMPILE_MIN_TOKENS or more (in bf16: on; in fp32: off)
+    trainer.compile_loss = 'compiled_loss' not in off and compile_loss_wanted(None, 'cpu', COMPILE_MIN_TOKENS, trainer.args.bf16)
     return trainer, tok, timer
 
 def worker(job:dict)->dict:

@@ -114,8 +114,8 @@ def chunked_lm_loss(
     return total / n
 
 # %% ../nbs/03a_speed.ipynb #5337214e
-COMPILE_LOSS = 'GPT_FT_COMPILE_LOSS'  # 1: always compile the loss's arithmetic, 0: never; unset: CPU runs that are long
-COMPILE_MIN_TOKENS = 2_000_000        # Training tokens from which a CPU run compiles it by default
+COMPILE_LOSS = 'GPT_FT_COMPILE_LOSS'  # 1: always compile the loss's arithmetic, 0: never; unset: long CPU runs in bf16
+COMPILE_MIN_TOKENS = 2_000_000        # Training tokens from which a bf16 CPU run compiles it by default
 _compiled = {}                        # device type -> `_logit_grad` compiled, or None where compiling it failed
 
 def fused_logit_grad(
@@ -136,15 +136,16 @@ def fused_logit_grad(
 
 # %% ../nbs/03a_speed.ipynb #073c3f2a
 def compile_loss_wanted(
-    setting:bool|None, # The caller's choice; None: `GPT_FT_COMPILE_LOSS` where set, else by device and length
+    setting:bool|None, # The caller's choice; None: `GPT_FT_COMPILE_LOSS` where set, else by device, precision, length
     device:str,        # Device type the run trains on
     tokens:int,        # Tokens the whole run trains on
+    bf16:bool,         # Does the run train in bf16?
 )->bool:               # Compute the chunked loss with `fused_logit_grad`?
     "Should a training run compile its loss's arithmetic?"
     env = os.environ.get(COMPILE_LOSS, '').strip()
     if setting is None and env: setting = env != '0'
     if setting is not None: return bool(setting)
-    return device == 'cpu' and tokens >= COMPILE_MIN_TOKENS
+    return device == 'cpu' and bf16 and tokens >= COMPILE_MIN_TOKENS  # in fp32 it measured no faster
 
 # %% ../nbs/03a_speed.ipynb #2cf1d112
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
@@ -187,9 +188,9 @@ class LMTrainer(Trainer):
         return body, head
 
     def fused_loss(self, labels:torch.Tensor)->bool:
-        "Compile the loss's arithmetic for this training step? By the run's length: max steps x tokens a step."
+        "Compile the loss's arithmetic for this training step? By precision and the run's length (steps x tokens a step)."
         tokens = self.state.max_steps * labels.numel() * self.args.gradient_accumulation_steps
-        return compile_loss_wanted(self.compile_loss, self.args.device.type, tokens)
+        return compile_loss_wanted(self.compile_loss, self.args.device.type, tokens, self.args.bf16)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.get('labels')  # the Trainer's label smoothing pops them from `inputs`
