@@ -1,4 +1,5 @@
-"Fixtures shared by the tests: a tiny local GPT-2 with the real tokenizer, small data, and a CLI runner."
+"""Fixtures shared by the tests: a tiny local GPT-2 with the real tokenizer, small data, finished runs made once per
+session for every test process (`shared`), and CLI runners in this process and in a real one."""
 import os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
@@ -9,6 +10,20 @@ os.environ.update(OFFLINE)
 EXAMPLES = Path(__file__).resolve().parent.parent/'examples'
 # The measuring instruments that check the memory planner live in benchmarks/ (`from measure import ...`).
 sys.path.insert(0, str(EXAMPLES.parent/'benchmarks'))
+
+def shared(tmp_path_factory, name: str, make) -> Path:
+    """The folder `make(folder)` fills, made once for the whole test session: the first test process (xdist worker)
+    to ask makes it, the others wait on a lock and reuse it. For runs that tests only read, in several test files."""
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'): root = root.parent  # the session's folder, above each worker's own
+    d, done = root/f'shared-{name}', root/f'shared-{name}.done'
+    with FileLock(f'{d}.lock'):
+        if not done.exists():
+            if d.exists(): shutil.rmtree(d)  # a make that failed half-way, in another worker
+            make(d)
+            done.touch()
+    return d
 
 @pytest.fixture(scope='session')
 def tiny_model(tmp_path_factory) -> Path:
@@ -56,20 +71,6 @@ def trained(tmp_path_factory, tiny_model, news) -> Path:
                '--batch-size', 8, '--lr', 3e-3)
     assert r.returncode == 0, r.stderr
     return out
-
-def shared(tmp_path_factory, name: str, make) -> Path:
-    """The folder `make(folder)` fills, made once for the whole test session: the first test process (xdist worker)
-    to ask makes it, the others wait on a lock and reuse it. For runs that tests only read, in several test files."""
-    from filelock import FileLock
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get('PYTEST_XDIST_WORKER'): root = root.parent  # the session's folder, above each worker's own
-    d, done = root/f'shared-{name}', root/f'shared-{name}.done'
-    with FileLock(f'{d}.lock'):
-        if not done.exists():
-            if d.exists(): shutil.rmtree(d)  # a make that failed half-way, in another worker
-            make(d)
-            done.touch()
-    return d
 
 # A tiny run with a checkpoint every 4 steps, in fp32 on every CPU: the resume tests' uninterrupted reference and the
 # distributed tests' one-process run
