@@ -6,7 +6,7 @@
 
 The third training step is profiled (the first holds the warm-up and any compiling). Printed: the machine, the
 share of the step's CPU time (operators' self time) by kind of work, then the operators that took the most. Kinds:
-matrix products (`mm`, `addmm`, `bmm`, `baddbmm`), dropout's random masks (`bernoulli_`), casts and copies
+matrix products (`mm`, `addmm`, `addmm_`, `bmm`, `baddbmm`), dropout's random masks (`bernoulli_`), casts and copies
 (`copy_`, autocast's casts to and from bf16 among them), the optimizer step (`_fused_adamw_`), everything else
 (elementwise work: GELU, layer norm, softmax, the dropout multiply, additions).
 """
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, start, table
 from train_speed import prepare, train_gpt_ft
 
-KINDS = {'matrix products': ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm'),
+KINDS = {'matrix products': ('aten::mm', 'aten::addmm', 'aten::addmm_', 'aten::bmm', 'aten::baddbmm'),
          "dropout's random masks": ('aten::bernoulli_',), 'casts and copies': ('aten::copy_',),
          'optimizer step': ('aten::_fused_adamw_', 'aten::_foreach_add_', 'aten::_foreach_mul_')}
 PROFILED_STEP = 3

@@ -1,6 +1,6 @@
 """Training speed: the seed recipe against gpt_ft's defaults, same model, data and number of tokens.
 
-    python benchmarks/train_speed.py                   # both shapes, median of 3 rounds (about 25 minutes on 2 cores)
+    python benchmarks/train_speed.py                   # both shapes, median of 3 rounds (about 30 minutes on 2 cores)
     python benchmarks/train_speed.py --quick           # the tiny shape, one round, 4 steps (under 2 minutes)
     python benchmarks/train_speed.py --each-lever-off  # also gpt_ft with each speed lever off alone, one row each
     python benchmarks/train_speed.py --each-lever-off compiled_loss   # the same for some levers only
@@ -11,17 +11,18 @@ The seed recipe, as the article had it: transformers 4's `TextDataset` (re-imple
 `DataCollatorForLanguageModeling(mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save
 every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
 glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
-`finetune` uses them, every default left on: chunked loss, tuned allocator, fused AdamW, the precision gpt_ft picks
+`finetune` uses them, every default left on: chunked loss, fused GELU, tuned allocator, fused AdamW, the precision gpt_ft picks
 for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled in bf16 (the default
 in bf16 CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step,
 which the speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
 same saved random-init weights and the same text (examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
 
 Levers (each switch turns one off on gpt_ft's side): `--no-bf16` (fp32), `--no-chunked-loss` (the model's own loss
-over the full logits), `--no-compiled-loss` (the chunked loss uncompiled), `--no-malloc-tuning`
-(`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
+over the full logits), `--no-compiled-loss` (the chunked loss uncompiled), `--no-fused-gelu` (GPT-2's own `gelu_new`),
+`--no-malloc-tuning` (`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
 
-Tokens/s counts the training steps only (forward, backward, optimizer), the first step left out as warm-up; `run s`
+Tokens/s is the batch's tokens over the median time of a training step (forward, backward, optimizer), the first
+two steps left out as warm-up (the first compiles; in both the process's heap grows to its working size); `run s`
 is the whole `train()` call, gpt_ft's evaluations included. `precision` is the dtype the first block's MLP matrix
 product really ran in during training (a forward hook on `transformer.h[0].mlp.c_fc`), with what the Trainer was
 asked for where that differs. `of peak` divides the achieved FLOP/s (6 x parameters + attention per token) by the
@@ -46,11 +47,13 @@ from common import (CACHE, ROOT, TextDataset, avx2_capped, bf16_flags, busy, cpu
 
 SHAPES = {'tiny': dict(n_layer=4, n_embd=256, n_head=4), 'gpt2': dict(n_layer=12, n_embd=768, n_head=12)}
 BLOCK, BATCH = 128, 32
+WARMUP = 2  # training steps left out of tokens/s
 MATMUL_N, MATMUL_REPS = 2048, 10
 # gpt_ft's speed levers, each of which a switch turns off: name -> (switch, what gpt_ft does instead)
 LEVERS = {'bf16': ('--no-bf16', 'fp32 instead of the precision gpt_ft picks'),
           'chunked_loss': ('--no-chunked-loss', "the model's own loss over the full logits"),
           'compiled_loss': ('--no-compiled-loss', "the chunked loss's arithmetic uncompiled"),
+          'fused_gelu': ('--no-fused-gelu', "GPT-2's own gelu_new activation instead of its one-kernel equal"),
           'malloc': ('--no-malloc-tuning', "glibc's default allocator (GPT_FT_NO_MALLOC_TUNING=1)"),
           'fused_adamw': ('--no-fused-adamw', "the Trainer's AdamW (adamw_torch)")}
 TARGETS = {'native bf16': 3.0, 'no native bf16': 1.8}  # gpt_ft/seed tok/s at least this, by `cpu_kind()`
@@ -126,7 +129,7 @@ def train_gpt_ft(job:dict, out:str):
     args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', max_steps=job['steps'],
                          save_strategy='no', **kw)
     timer = step_timer()
-    trainer = make_trainer(model, tok, dsets, args, callbacks=[timer])
+    trainer = make_trainer(model, tok, dsets, args, callbacks=[timer], fused_gelu='fused_gelu' not in off)
     assert isinstance(trainer, LMTrainer), 'gpt_ft trains with LMTrainer by default'
     if 'chunked_loss' in off:
         assert hasattr(trainer, 'chunk_tokens'), "LMTrainer has no chunk_tokens: update train_speed.py's chunked-loss switch"
@@ -146,7 +149,8 @@ def worker(job:dict)->dict:
         trainer.train()
         wall, c1 = time.perf_counter() - t0, os.times()
     peak = peak_rss_mb()  # before scoring, which is the same for both
-    steps = timer.times[1:]
+    steps = timer.times[WARMUP:]
+    assert steps, f'{len(timer.times)} training steps: more than {WARMUP} are needed (--steps)'
     model, args = trainer.model, trainer.args
     # FLOPs per token: 6 per weight used in a matrix product (the tied output layer once, position embeddings never)
     # plus attention's 12 x layers x width x context
@@ -155,10 +159,12 @@ def worker(job:dict)->dict:
     speed = sys.modules.get('gpt_ft.speed')  # the seed's process never imports gpt_ft
     chunk = getattr(trainer, 'chunk_tokens', 0)
     compiled = chunk and getattr(speed, '_compiled', {}).get('cpu') is not None
+    act = type(model.transformer.h[0].mlp.act).__name__
     levers = ', '.join([(f'chunked {chunk}' + (' compiled' if compiled else '')) if chunk else 'own loss',
+                        {'NewGELUActivation': 'gelu_new', 'GELUTanh': 'gelu fused'}.get(act, act),
                         str(getattr(args.optim, 'value', args.optim)),
                         'malloc tuned' if getattr(speed, '_malloc_tuned', False) else 'malloc default'])
-    return dict(tok_s=len(steps) * BATCH * BLOCK / sum(steps), run_s=wall, user_s=c1.user - c0.user,
+    return dict(tok_s=BATCH * BLOCK / median(steps), run_s=wall, user_s=c1.user - c0.user,
                 sys_s=c1.system - c0.system, peak_mb=peak, val_loss=val_loss(model, tok, Path(job['heldout'])),
                 flops_tok=flops_tok, asked='bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32',
                 ran='+'.join(sorted(seen)) or 'unseen', levers=levers)
@@ -182,7 +188,7 @@ def prepare(shape:str, steps:int)->dict:
 
 def options(p):
     p.add_argument('--shapes', default='tiny,gpt2', help='comma-separated: tiny, gpt2')
-    p.add_argument('--steps', default='tiny:12,gpt2:4', help='training steps per shape')
+    p.add_argument('--steps', default='tiny:12,gpt2:5', help=f'training steps per shape, the first {WARMUP} not timed')
     for name, (switch, instead) in LEVERS.items():
         p.add_argument(switch, dest=f'off_{name}', action='store_true', help=f"gpt_ft's row: {instead}")
     p.add_argument('--each-lever-off', nargs='?', const=','.join(LEVERS), default='', metavar='LEVERS',

@@ -8,11 +8,13 @@ import ctypes, os, sys
 import torch, torch.nn.functional as F
 from torch import nn
 from transformers import Trainer
+from transformers.activations import ACT2FN, NewGELUActivation
 from .core import CHUNK_TOKENS, InputError, check_options
 
 # %% auto #0
 __all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'COMPILE_LOSS', 'COMPILE_MIN_TOKENS', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc',
-           'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'LMTrainer', 'speed_kwargs', 'fast_enabled']
+           'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'fuse_gelu', 'LMTrainer', 'speed_kwargs',
+           'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
@@ -147,6 +149,17 @@ def compile_loss_wanted(
     if setting is not None: return bool(setting)
     return device == 'cpu' and bf16 and tokens >= COMPILE_MIN_TOKENS  # in fp32 it measured no faster
 
+# %% ../nbs/03a_speed.ipynb #f7694509
+def fuse_gelu(
+    model:nn.Module, # A model, changed in place
+)->int:              # How many activations were swapped
+    "Swap each `gelu_new` activation in `model` for PyTorch's one-kernel tanh GELU, the same function."
+    n = 0
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if type(child) is NewGELUActivation: setattr(parent, name, ACT2FN['gelu_pytorch_tanh']); n += 1
+    return n
+
 # %% ../nbs/03a_speed.ipynb #2cf1d112
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
 _body_inputs = {'input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'labels'}
@@ -161,6 +174,7 @@ class LMTrainer(Trainer):
                  chunk_tokens:int=CHUNK_TOKENS, # Tokens per chunk of logits in the loss; 0: the model's own loss
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
                  compile_loss:bool=None,  # Compile the loss's arithmetic; default: see `compile_loss_wanted`
+                 fused_gelu:bool=True,    # Swap GPT-2's `gelu_new` for its one-kernel equal (see `fuse_gelu`)
                  **kwargs):               # Passed to `Trainer`
         check_options(chunk_tokens=chunk_tokens)
         super().__init__(*args, **kwargs)
@@ -169,6 +183,7 @@ class LMTrainer(Trainer):
         # its causal-LM loss; GPT-2's is None, so the count included every row's first token and the loss came out
         # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
         self._loss_shifts_labels = True
+        if fused_gelu: fuse_gelu(self.model)
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)
 
     def chunked_parts(self, model, inputs:dict, return_outputs:bool=False)->tuple|None:

@@ -62,17 +62,18 @@ def make_trainer(
     args:TrainingArguments, # From `training_args`
     patience:int=None,    # Stop after this many evaluations without a better validation loss
     callbacks:list=(),    # More `TrainerCallback`s
-    fast:bool=None,       # Chunked loss and tuned allocator? Default: yes, unless `GPT_FT_NO_FAST=1`
-    **kwargs,             # Passed to `Trainer`
+    fast:bool=None,       # Chunked loss, fused GELU, tuned allocator? Default: yes, unless `GPT_FT_NO_FAST=1`
+    **kwargs,             # Passed to `LMTrainer` (and so to `Trainer`), over the speed levers' settings
 )->Trainer:
     "A `Trainer` for causal language modelling on `dsets`, with safe checkpoints and a NaN guard."
     keep, args.save_total_limit = args.save_total_limit, None  # `Checkpoints` deletes old ones, safely
     cbs = [Checkpoints(keep), NonFiniteGuard(), *callbacks]
     if patience: cbs.append(EarlyStoppingCallback(early_stopping_patience=patience))
     fast = fast_enabled(fast)
+    levers = dict(chunk_tokens=CHUNK_TOKENS if fast else 0, malloc_tuning=None if fast else False, fused_gelu=fast)
     trainer = LMTrainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
                         data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
-                        chunk_tokens=CHUNK_TOKENS if fast else 0, malloc_tuning=None if fast else False, **kwargs)
+                        **{**levers, **kwargs})
     printed = any(getattr(cb, 'prints_logs', False) for cb in callbacks)  # e.g. `LossPlot('terminal')`
     if os.environ.get('TQDM_DISABLE') or printed: trainer.remove_callback(PrinterCallback)
     if printed and trainer.pop_callback(ProgressCallback): trainer.add_callback(_QuietProgress)

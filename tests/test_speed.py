@@ -167,6 +167,11 @@ def test_finetune_fast_by_default_and_switched_off(tmp_path, tiny_model, news, m
     evals = [[h['eval_loss'] for h in t.state.log_history if 'eval_loss' in h] for t in (fast, plain)]
     assert len(evals[0]) >= 2 and evals[0] == pytest.approx(evals[1], rel=1e-3)
     assert [json.loads((tmp_path/d/'gpt_ft_run.json').read_text())['config']['fast'] for d in ('fast', 'plain', 'env')] == [True, False, False]
+    assert [type(t.model.transformer.h[0].mlp.act).__name__ for t in (fast, plain)] == ['GELUTanh', 'NewGELUActivation']
+    # trained with the fused GELU, saved as GPT-2: plain transformers computes the same logits with its own gelu_new
+    loaded, ids = AutoModelForCausalLM.from_pretrained(tmp_path/'fast').eval(), torch.arange(40)[None]
+    assert type(loaded.transformer.h[0].mlp.act).__name__ == 'NewGELUActivation'
+    with torch.no_grad(): torch.testing.assert_close(loaded(ids).logits, fast.model.eval()(ids).logits, rtol=1e-4, atol=1e-4)
 
 def test_cli_no_fast(cli, tmp_path, tiny_model, news):
     r = cli('train', news, '--model', tiny_model, '--output', tmp_path/'run', '--line-by-line', '--epochs', 0.3,
