@@ -1,5 +1,6 @@
-"The benchmarks' own instruments: measuring a newer CPU as an AVX2 one (`train_speed.py --as-avx2`)."
-import os, subprocess, sys
+"The benchmarks' own instruments: measuring a newer CPU as an AVX2 one (`train_speed.py --as-avx2`), the GPU check."
+import json, os, subprocess, sys
+from pathlib import Path
 from common import AVX2_CAP, avx2_capped, bf16_flags, cpu_kind
 
 def test_avx2_cap_hides_bf16_and_sets_the_kind(monkeypatch):
@@ -16,3 +17,20 @@ def test_avx2_cap_reaches_torch():
     r = subprocess.run([sys.executable, '-c', 'import torch; print(torch.backends.cpu.get_cpu_capability())'],
                        capture_output=True, text=True, env=env, check=True)
     assert r.stdout.strip() in ('AVX2', 'DEFAULT', 'NO AVX'), r.stdout
+
+GPU_CHECK = Path(__file__).resolve().parent.parent/'benchmarks'/'gpu_check.py'
+
+def test_gpu_check_without_cuda_says_so():
+    r = subprocess.run([sys.executable, GPU_CHECK], capture_output=True, text=True, env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''})
+    assert r.returncode == 0 and 'no CUDA device' in r.stdout, r.stdout + r.stderr
+
+def test_gpu_check_dry_run_on_cpu(tmp_path):
+    "Every part of the GPU check runs on this CPU at tiny sizes (its debug dry run), so a CUDA machine finds it working."
+    r = subprocess.run([sys.executable, GPU_CHECK, '--device', 'cpu', '--quick', '--out', tmp_path], capture_output=True,
+                       text=True, env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''}, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads((tmp_path/'gpu_check.json').read_text())
+    rows = res['rows']
+    assert res['passed'] and {r['part'] for r in rows} == set('abcd'), res
+    assert all(str(r['status']).startswith(('ok', 'skipped')) for r in rows), rows  # skipped: fp16, and bf16 without it
+    assert {r['part'] for r in rows if str(r['status']).startswith('ok')} >= set('bcd'), rows
