@@ -102,7 +102,9 @@ def start(doc:str, worker=None, options=None, quick:str='one round, the quickest
                    + ', '.join(f'{k}={v}' for k, v in AVX2_CAP.items()) + ' in every measured process')
     if options is not None: options(p)
     a = p.parse_args(argv)
-    if a.as_avx2: os.environ.update(AVX2_CAP)  # this process's children inherit it
+    # this process's children inherit it; Inductor's cache keys kernels without the cap, and a capped process that
+    # loads an AVX-512 kernel compiled by an uncapped one (or the other way round) crashes: the capped keep their own
+    if a.as_avx2: os.environ.update(AVX2_CAP, TORCHINDUCTOR_CACHE_DIR=str(CACHE/'inductor-avx2'))
     if worker is not None and a.worker:
         print(json.dumps(worker(json.loads(a.worker))), flush=True)
         raise SystemExit(0)

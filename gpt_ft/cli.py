@@ -78,8 +78,9 @@ COMMANDS = {  # command: (module, function, what it does, options made by hand, 
     'plan': ('gpt_ft.planner', 'plan', 'estimate the memory and time of a training run',
              dict(model=dict(metavar='NAME_OR_DIR'), precision=_precision,
                   chunk=dict(flags=['--no-fast'], action='store_const', const=0, default=CHUNK_TOKENS, type=None,
-                             metavar=None, help="plan for --no-fast training: the model's own loss over the full logits")),
-             set()),
+                             metavar=None, help="plan for --no-fast training: the model's own loss over the full logits, "
+                                                "GPT-2's own gelu_new")),
+             {'fused_gelu'}),
 }
 
 def command_function(
@@ -161,7 +162,7 @@ def _prepare(a):
 def _plan(a):
     from dataclasses import asdict
     from gpt_ft.planner import plan_report
-    p = _call('plan', a)
+    p = _call('plan', a, fused_gelu=bool(a.chunk))  # --no-fast: the full logits and gelu_new, as it trains
     print(json.dumps(asdict(p)) if a.json else plan_report(p))
 
 def _generate(a):

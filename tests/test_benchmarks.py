@@ -11,6 +11,13 @@ def test_avx2_cap_hides_bf16_and_sets_the_kind(monkeypatch):
     monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX512_CORE_AMX')  # one variable alone is not the cap
     assert not avx2_capped()
 
+def test_avx2_cap_keeps_its_own_compiled_kernels(monkeypatch):
+    "Inductor's cache does not tell AVX2 kernels from AVX-512 ones: under --as-avx2 the benchmarks compile into a folder of their own."
+    from common import CACHE, start
+    for k in (*AVX2_CAP, 'TORCHINDUCTOR_CACHE_DIR'): monkeypatch.delenv(k, raising=False)
+    start(__doc__, rounds=None, argv=['--as-avx2'])
+    assert avx2_capped() and os.environ['TORCHINDUCTOR_CACHE_DIR'] == str(CACHE/'inductor-avx2')
+
 def test_avx2_cap_reaches_torch():
     "A process started with the cap runs ATen's AVX2 kernels (or plainer ones), never AVX-512."
     env = {**os.environ, **AVX2_CAP}

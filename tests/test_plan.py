@@ -3,6 +3,7 @@ import pytest, torch
 from transformers import GPT2Config
 from gpt_ft.core import InputError
 from gpt_ft.model import add_lora, freeze, tiny_gpt2
+from gpt_ft.speed import fuse_gelu
 from measure import measure_peak, saved_bytes
 from gpt_ft.planner import (DEVICES, GiB, SHAPES, Device, block_activations, cpu_device, model_config,
                          param_counts, plan, plan_report, plan_table, train_flops)
@@ -45,11 +46,13 @@ def test_parameter_counts_match_real_models():
         lm = add_lora(tiny_gpt2(n_layer=2), 4, targets=targets)
         assert param_counts(lm.config, 4, targets)['trainable'] == sum(p.numel() for p in lm.parameters() if p.requires_grad)
 
+@pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('setup', ['full', 'frozen', 'lora'])
-def test_block_activations_equal_what_autograd_keeps_on_cpu(setup):
+def test_block_activations_equal_what_autograd_keeps_on_cpu(setup, fused):
     B, T = 2, 80
     def kept(n_layer):
         m = tiny_gpt2(n_layer=n_layer, n_embd=96, n_head=4).train()
+        if fused: fuse_gelu(m)
         if setup == 'frozen': freeze(m, layers=1)
         if setup == 'lora': m = add_lora(m, 8, targets=['c_fc'])  # an adapter in every block but the first one's input
         return saved_bytes(m, torch.randint(0, 50257, (B, T), generator=torch.Generator().manual_seed(0)))
@@ -57,16 +60,18 @@ def test_block_activations_equal_what_autograd_keeps_on_cpu(setup):
     cfg = tiny_gpt2(n_embd=96, n_head=4).config
     ins = param_counts(cfg, 8, ['c_fc'])['lora_inputs'] if setup == 'lora' else ()
     assert one_block == B * T * block_activations(cfg, cpu_device(), 'fp32', T, setup != 'lora',
-                                                  8 if setup == 'lora' else 0, ins)
+                                                  8 if setup == 'lora' else 0, ins, fused)
 
 def test_known_cases_on_a_t4():
-    p = plan('gpt2-medium', 'T4', block_size=512, batch_size=8, chunk=0)  # the model's own loss
+    slow = dict(chunk=0, fused_gelu=False)  # as --no-fast trains: the model's own loss, GPT-2's own gelu_new
+    p = plan('gpt2-medium', 'T4', block_size=512, batch_size=8, **slow)
     assert p.precision == 'fp16' and not p.fits and 0 < p.max_batch < 8
-    assert plan('gpt2-medium', 'T4', batch_size=p.max_batch, chunk=0).fits and not plan('gpt2-medium', 'T4', batch_size=p.max_batch + 1, chunk=0).fits
+    assert plan('gpt2-medium', 'T4', batch_size=p.max_batch, **slow).fits and not plan('gpt2-medium', 'T4', batch_size=p.max_batch + 1, **slow).fits
     assert set(p.options) == {'--grad-ckpt', '--lora 8', '--lora 8 --grad-ckpt'}
-    assert plan('gpt2-medium', 'T4', grad_ckpt=True, chunk=0).fits and plan('gpt2', 'T4', chunk=0).fits
-    chunked = plan('gpt2-medium', 'T4', block_size=512, batch_size=8)  # as gpt_ft trains
-    assert chunked.fits and chunked.max_batch > p.max_batch and chunked.parts['logits'] < p.parts['logits'] / 5
+    assert plan('gpt2-medium', 'T4', grad_ckpt=True, **slow).fits and plan('gpt2', 'T4', **slow).fits
+    fast = plan('gpt2-medium', 'T4', block_size=512, batch_size=8)  # as gpt_ft trains
+    assert fast.fits and fast.max_batch > p.max_batch and fast.parts['logits'] < p.parts['logits'] / 5
+    assert fast.parts['activations'] < p.parts['activations'] / 2  # the one-kernel GELU keeps one tensor, not four
     assert not plan('gpt2-large', 'T4').fits
     xl = plan('gpt2-xl', 'T4', batch_size=1)
     assert not xl.fits and xl.max_batch == 0 and xl.parts['weights'] + xl.parts['optimizer'] > 17 * GiB  # 12 B/param
