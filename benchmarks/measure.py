@@ -32,20 +32,24 @@ def _maxrss()->int: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 
 
 def train_peak(
     run:dict, # config (a GPT2Config dict), batch_size, block_size, lora, lora_targets, grad_ckpt, freeze_..., chunk,
-              # fused_gelu, steps
+              # fused_gelu, fast_dropout, steps
 )->int:       # Bytes the process's peak resident memory grew by
     """Train as gpt_ft does (AdamW, fused; clipping; the chunked loss when `chunk`; the one-kernel GELU when
-    `fused_gelu`) for `steps` steps, from a fresh model."""
+    `fused_gelu`; dropout and attention as `LMTrainer` on a CPU when `fast_dropout`) for `steps` steps, from a fresh
+    model."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
     from gpt_ft.model import add_lora, freeze
-    from gpt_ft.speed import chunked_lm_loss, fuse_gelu
+    from gpt_ft.speed import TRAIN_ATTENTION, attention_switch, chunked_lm_loss, fuse_gelu, swap_dropout
     torch.manual_seed(0)
     x = torch.randint(0, run['config']['vocab_size'], (run['batch_size'], run['block_size']))
     base = _maxrss()
     model = GPT2LMHeadModel(GPT2Config.from_dict(run['config']))
     if run.get('fused_gelu', True): fuse_gelu(model)
     if run['lora']: model = add_lora(model, run['lora'], targets=run['lora_targets'])
+    if run.get('fast_dropout', True):  # as LMTrainer, which gets the model with its adapters
+        swap_dropout(model)
+        if attention_switch(model): model.config._attn_implementation = TRAIN_ATTENTION
     if run['freeze_embeddings'] or run['freeze_layers']: freeze(model, run['freeze_embeddings'], run['freeze_layers'])
     if run['grad_ckpt']: (model.get_base_model() if run['lora'] else model).activation_checkpointing_enable()
     model.train()
@@ -85,7 +89,8 @@ def _forked(run:dict)->str:
     return out if status == 0 and out else 'failed'
 
 def measure_peak(
-    runs:list,          # Dicts of `plan` arguments: model, block_size, batch_size, lora, grad_ckpt, freeze_..., chunk, fused_gelu
+    runs:list,          # Dicts of `plan` arguments: model, block_size, batch_size, lora, grad_ckpt, freeze_..., chunk, fused_gelu,
+                        #   fast_dropout
     steps:int=2,        # Training steps per run
     trim:bool=True,     # Give freed memory back to the system at once, so that RSS follows the bytes in tensors
     timeout:float=900,  # Seconds for all the runs
@@ -98,7 +103,7 @@ def measure_peak(
     specs = []
     for run in runs:
         run = dict(dict(model='gpt2', block_size=128, batch_size=1, lora=0, lora_targets=None, grad_ckpt=False,
-                        freeze_embeddings=False, freeze_layers=0, chunk=CHUNK_TOKENS, fused_gelu=True), **run)
+                        freeze_embeddings=False, freeze_layers=0, chunk=CHUNK_TOKENS, fused_gelu=True, fast_dropout=True), **run)
         specs.append(dict(run, config=model_config(run.pop('model')).to_dict(), steps=steps))
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}  # glibc's tunables would change RSS
     env.update(TRANSFORMERS_VERBOSITY='error', PYTHONPATH=os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')]),

@@ -11,7 +11,7 @@ The seed recipe, as the article had it: transformers 4's `TextDataset` (re-imple
 `DataCollatorForLanguageModeling(mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save
 every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
 glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
-`finetune` uses them, every default left on: chunked loss, fused GELU, tuned allocator, fused AdamW, the precision gpt_ft picks
+`finetune` uses them, every default left on: chunked loss, fused GELU, fast dropout (and its attention), tuned allocator, fused AdamW, the precision gpt_ft picks
 for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled in bf16 (the default
 in bf16 CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step,
 which the speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
@@ -19,6 +19,7 @@ same saved random-init weights and the same text (examples/tech_news.txt repeate
 
 Levers (each switch turns one off on gpt_ft's side): `--no-bf16` (fp32), `--no-chunked-loss` (the model's own loss
 over the full logits), `--no-compiled-loss` (the chunked loss uncompiled), `--no-fused-gelu` (GPT-2's own `gelu_new`),
+`--no-fast-dropout` (PyTorch's dropout, and SDPA's attention in training steps too),
 `--no-malloc-tuning` (`GPT_FT_NO_MALLOC_TUNING=1`), `--no-fused-adamw` (`adamw_torch`).
 
 Tokens/s is the batch's tokens over the median time of a training step (forward, backward, optimizer), the first
@@ -54,6 +55,7 @@ LEVERS = {'bf16': ('--no-bf16', 'fp32 instead of the precision gpt_ft picks'),
           'chunked_loss': ('--no-chunked-loss', "the model's own loss over the full logits"),
           'compiled_loss': ('--no-compiled-loss', "the chunked loss's arithmetic uncompiled"),
           'fused_gelu': ('--no-fused-gelu', "GPT-2's own gelu_new activation instead of its one-kernel equal"),
+          'fast_dropout': ('--no-fast-dropout', "PyTorch's dropout, and attention by SDPA, in training too"),
           'malloc': ('--no-malloc-tuning', "glibc's default allocator (GPT_FT_NO_MALLOC_TUNING=1)"),
           'fused_adamw': ('--no-fused-adamw', "the Trainer's AdamW (adamw_torch)")}
 TARGETS = {'native bf16': 3.0, 'no native bf16': 1.8}  # gpt_ft/seed tok/s at least this, by `cpu_kind()`
@@ -129,7 +131,8 @@ def train_gpt_ft(job:dict, out:str):
     args = training_args(out, batch_size=BATCH, lr=default_lr(model), device='cpu', max_steps=job['steps'],
                          save_strategy='no', **kw)
     timer = step_timer()
-    trainer = make_trainer(model, tok, dsets, args, callbacks=[timer], fused_gelu='fused_gelu' not in off)
+    trainer = make_trainer(model, tok, dsets, args, callbacks=[timer], fused_gelu='fused_gelu' not in off,
+                           fast_dropout='fast_dropout' not in off)
     assert isinstance(trainer, LMTrainer), 'gpt_ft trains with LMTrainer by default'
     if 'chunked_loss' in off:
         assert hasattr(trainer, 'chunk_tokens'), "LMTrainer has no chunk_tokens: update train_speed.py's chunked-loss switch"
@@ -162,6 +165,7 @@ def worker(job:dict)->dict:
     act = type(model.transformer.h[0].mlp.act).__name__
     levers = ', '.join([(f'chunked {chunk}' + (' compiled' if compiled else '')) if chunk else 'own loss',
                         {'NewGELUActivation': 'gelu_new', 'GELUTanh': 'gelu fused'}.get(act, act),
+                        'dropout fast' if getattr(trainer, 'fast_dropout', False) else 'dropout torch',
                         str(getattr(args.optim, 'value', args.optim)),
                         'malloc tuned' if getattr(speed, '_malloc_tuned', False) else 'malloc default'])
     return dict(tok_s=BATCH * BLOCK / median(steps), run_s=wall, user_s=c1.user - c0.user,

@@ -80,7 +80,7 @@ COMMANDS = {  # command: (module, function, what it does, options made by hand, 
                   chunk=dict(flags=['--no-fast'], action='store_const', const=0, default=CHUNK_TOKENS, type=None,
                              metavar=None, help="plan for --no-fast training: the model's own loss over the full logits, "
                                                 "GPT-2's own gelu_new")),
-             {'fused_gelu'}),
+             {'fused_gelu', 'fast_dropout'}),
 }
 
 def command_function(
@@ -162,7 +162,8 @@ def _prepare(a):
 def _plan(a):
     from dataclasses import asdict
     from gpt_ft.planner import plan_report
-    p = _call('plan', a, fused_gelu=bool(a.chunk))  # --no-fast: the full logits and gelu_new, as it trains
+    fast = bool(a.chunk)  # --no-fast: the full logits, gelu_new and PyTorch's dropout, as it trains
+    p = _call('plan', a, fused_gelu=fast, fast_dropout=fast)
     print(json.dumps(asdict(p)) if a.json else plan_report(p))
 
 def _generate(a):

@@ -120,16 +120,19 @@ def block_activations(
     lora:int=0,               # LoRA rank of the block's adapters (0: none)
     lora_inputs:list=(),      # Input width of each adapted matrix
     fused_gelu:bool=True,     # GPT-2's GELU as one kernel, as gpt_ft trains it (`fuse_gelu`); False: `gelu_new`
+    fast_dropout:bool=True,   # On a CPU, dropout and attention as gpt_ft trains (`swap_dropout`, `train_attention`)
 )->int:                       # Bytes per token
     "Bytes that one GPT-2 block, which gradients pass through, keeps per token for the backward pass."
     d, H, T, i = cfg.n_embd, cfg.n_head, block_size, cfg.n_inner or 4 * cfg.n_embd
     a = 4 if precision == 'fp32' else 2      # the matrix products' inputs and outputs
-    m = 1 if device.cuda else a              # dropout masks
+    m = 1 if device.cuda or fast_dropout else a  # dropout masks
     f = 4 if device.cuda else a              # GELU's pow and what follows it (fp32 under CUDA autocast)
     w = a if train_weights else 0            # a matrix product's input, kept for its weight's gradient
     n = 2 * (4 * d + 8)                      # the two layer norms
     n += w * d + w * d                       # inputs of c_attn and c_fc
     if device.cuda: n += 4 * a * d + 4 * H   # fused attention: q, k, v, output (also c_proj's input), log-sum-exp
+    elif fast_dropout: n += 3 * a * d + (4 + 1 + a) * H * T + w * d  # `train_attention`: q, k, v, fp32 probabilities,
+                                                                     # mask, dropped; c_proj's input
     else: n += 3 * a * d + 3 * a * H * T + w * d  # unfused: q, k, v, probabilities, mask, dropped; c_proj's input
     n += 2 * m * d                           # the two residual dropout masks
     fused = fused_gelu and getattr(cfg, 'activation_function', 'gelu_new') == 'gelu_new'
@@ -151,17 +154,19 @@ def memory_phases(
     freeze_layers:int=0,          # Number of lowest blocks frozen
     chunk:int=0,                  # Tokens per chunk of logits in the loss (`LMTrainer`'s); 0: the full logits
     fused_gelu:bool=True,         # GPT-2's GELU as one kernel (`LMTrainer`'s); False: `gelu_new`
+    fast_dropout:bool=True,       # On a CPU, `LMTrainer`'s dropout and attention; False: PyTorch's
 )->dict:                          # {moment: {part: bytes}}
     "Bytes by part at each moment of a training step that can be its peak."
     d, L, V, i = cfg.n_embd, cfg.n_layer, cfg.vocab_size, cfg.n_inner or 4 * cfg.n_embd
     c = param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers)
     a = 4 if precision == 'fp32' else 2
-    m = 1 if device.cuda else a
+    m = 1 if device.cuda or fast_dropout else a
     N = batch_size * block_size
     emb = not (lora or freeze_embeddings)  # do the embeddings and the tied output layer train?
     first = 0 if emb else freeze_layers    # the lowest block gradients reach
     acts = [block_activations(cfg, device, precision, block_size, not lora and l >= freeze_layers,
-                              lora if l >= freeze_layers else 0, c['lora_inputs'], fused_gelu) if l >= first else 0
+                              lora if l >= freeze_layers else 0, c['lora_inputs'], fused_gelu, fast_dropout)
+            if l >= first else 0
             for l in range(L)]
     kept = 4 * d * (L - first) if grad_ckpt else sum(acts)
     outer = (8 + m * d if emb else 0) + 4 * d + 8 + (a * d if emb else 0) + 8  # ids, dropout, ln_f, lm_head, labels
@@ -240,6 +245,7 @@ class Plan:
     options:dict=None        # When it does not fit: GiB of the levers that would fit, by command-line flags
     chunk:int=0              # Tokens per chunk of logits in the loss (0: the full logits)
     fused_gelu:bool=True     # GPT-2's GELU as one kernel (False: `gelu_new`)
+    fast_dropout:bool=True   # On a CPU, gpt_ft's dropout and training attention (False: PyTorch's)
 
 def _peak(cfg, dev:Device, prec:str, batch_size:int, **kw)->tuple:
     "The moment of the peak and its parts, with the workspace added."
@@ -271,6 +277,7 @@ def plan(
     mfu:float=0.25,               # Assumed share of the device's peak FLOP/s that training reaches
     chunk:int=CHUNK_TOKENS,       # Tokens per chunk of logits in the loss, as gpt_ft trains; 0: the full logits
     fused_gelu:bool=True,         # GPT-2's GELU as one kernel, as gpt_ft trains; False: `gelu_new` (as with --no-fast)
+    fast_dropout:bool=True,       # On a CPU, dropout and attention as gpt_ft trains; False: PyTorch's (as --no-fast)
 )->Plan:
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
@@ -281,22 +288,23 @@ def plan(
     check_freeze(freeze_layers, cfg.n_layer)
     kw = dict(block_size=block_size, lora=lora, lora_targets=lora_targets, grad_ckpt=grad_ckpt,
               freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers)
+    lv = dict(chunk=chunk, fused_gelu=fused_gelu, fast_dropout=fast_dropout)  # how the step is computed
 
-    at, parts = _peak(cfg, dev, prec, batch_size, chunk=chunk, fused_gelu=fused_gelu, **kw)
+    at, parts = _peak(cfg, dev, prec, batch_size, **lv, **kw)
     total, c, fl, tf = sum(parts.values()), param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers), \
         train_flops(cfg, **kw), dev.tflops[prec]
     options = None
     if total > dev.memory:
         levers = {'--grad-ckpt': dict(grad_ckpt=True), '--lora 8': dict(lora=8, lora_targets=None),
                   '--lora 8 --grad-ckpt': dict(lora=8, lora_targets=None, grad_ckpt=True)}
-        options = {flags: sum(_peak(cfg, dev, prec, batch_size, chunk=chunk, fused_gelu=fused_gelu, **{**kw, **o})[1].values()) / GiB
+        options = {flags: sum(_peak(cfg, dev, prec, batch_size, **lv, **{**kw, **o})[1].values()) / GiB
                    for flags, o in levers.items()}
         options = {k: round(v, 1) for k, v in options.items() if v * GiB <= dev.memory}
     name = str(model) if isinstance(model, (str, os.PathLike)) else getattr(cfg, 'name_or_path', '') or 'GPT-2'
     return Plan(name, dev.name, prec, block_size, batch_size, lora, grad_ckpt, freeze_embeddings, freeze_layers,
                 c['total'], c['trainable'], parts, at, total, dev.memory, total <= dev.memory,
-                _max_batch(cfg, dev, prec, chunk=chunk, fused_gelu=fused_gelu, **kw), fl, tf, mfu, tokens,
-                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options, chunk, fused_gelu)
+                _max_batch(cfg, dev, prec, **lv, **kw), fl, tf, mfu, tokens,
+                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options, chunk, fused_gelu, fast_dropout)
 
 # %% ../nbs/08_planner.ipynb #d8a6c037
 _notes = dict(weights='fp32, as the Trainer keeps them', weight_casts='{half} casts for the matrix products',

@@ -4,17 +4,19 @@
 
 # %% ../nbs/03a_speed.ipynb #29c87965
 from __future__ import annotations
-import ctypes, os, sys
+import ctypes, math, os, sys
 import torch, torch.nn.functional as F
 from torch import nn
-from transformers import Trainer
+from transformers import AttentionInterface, Trainer
 from transformers.activations import ACT2FN, NewGELUActivation
+from transformers.masking_utils import AttentionMaskInterface, eager_mask
 from .core import CHUNK_TOKENS, InputError, check_options
 
 # %% auto #0
-__all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'COMPILE_LOSS', 'COMPILE_MIN_TOKENS', 'CHUNKED_TYPES', 'NO_FAST', 'tune_malloc',
-           'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'fuse_gelu', 'LMTrainer', 'speed_kwargs',
-           'fast_enabled']
+__all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'COMPILE_LOSS', 'COMPILE_MIN_TOKENS', 'TRAIN_ATTENTION', 'CHUNKED_TYPES',
+           'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'fuse_gelu',
+           'keep_mask', 'fast_dropout', 'FastDropout', 'swap_dropout', 'train_attention', 'attention_switch',
+           'LMTrainer', 'speed_kwargs', 'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
@@ -160,6 +162,79 @@ def fuse_gelu(
             if type(child) is NewGELUActivation: setattr(parent, name, ACT2FN['gelu_pytorch_tanh']); n += 1
     return n
 
+# %% ../nbs/03a_speed.ipynb #9171b5ec
+def keep_mask(
+    shape:tuple,   # Shape of the mask
+    p:float,       # Probability that an element is dropped, from 0 to 1
+    device='cpu',  # Where the mask is made
+)->torch.Tensor:   # True where an element is kept, with probability `1 - p` each, independently
+    "Dropout's keep mask, from half as many 64-bit random words as elements: two 32-bit uniform numbers in each."
+    if not 0 <= p <= 1: raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p == 1: return torch.zeros(shape, dtype=torch.bool, device=device)
+    n = math.prod(shape)
+    words = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-2**63, None)  # all 64 bits random
+    return words.view(torch.int32)[:n].view(shape) >= round(p * 2**32) - 2**31  # uniform on [-2^31, 2^31)
+
+# %% ../nbs/03a_speed.ipynb #590b4970
+class _Dropout(torch.autograd.Function):
+    "Dropout with a `keep_mask`, kept as bool for the backward pass."
+    @staticmethod
+    def forward(ctx, x, p):
+        keep = keep_mask(x.shape, p, x.device)
+        ctx.save_for_backward(keep)
+        ctx.scale = 1 / (1 - p)
+        return x.mul(keep).mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        keep, = ctx.saved_tensors
+        return grad.mul(keep).mul_(ctx.scale), None
+
+def fast_dropout(
+    x:torch.Tensor,      # Activations
+    p:float=0.5,         # Probability that an element is dropped
+    training:bool=True,  # Drop out? (False: `x` as it is)
+)->torch.Tensor:         # `x` with elements zeroed with probability `p`, the rest scaled by `1 / (1 - p)`
+    "`F.dropout` with its mask from `keep_mask` on a CPU; elsewhere, and for `p` of 0 or 1, `F.dropout` itself."
+    if not training or x.device.type != 'cpu' or p in (0, 1): return F.dropout(x, p, training)
+    return _Dropout.apply(x, p)
+
+class FastDropout(nn.Dropout):
+    "`nn.Dropout` computed by `fast_dropout`."
+    def forward(self, x): return fast_dropout(x, self.p, self.training)
+
+def swap_dropout(
+    model:nn.Module, # A model, changed in place
+)->int:              # How many dropout modules were swapped
+    "Swap each `nn.Dropout` in `model` for a `FastDropout` with the same probability."
+    n = 0
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if type(child) is nn.Dropout: setattr(parent, name, FastDropout(child.p)); n += 1
+    return n
+
+# %% ../nbs/03a_speed.ipynb #b05a19d4
+TRAIN_ATTENTION = 'gpt_ft_eager'  # The attention `LMTrainer` trains GPT-2 with on a CPU under attention dropout
+
+def train_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs)->tuple:
+    "GPT-2's eager attention, with its dropout by `fast_dropout`; an `AttentionInterface` function."
+    w = torch.matmul(query, key.transpose(-1, -2)) * (query.size(-1) ** -0.5 if scaling is None else scaling)
+    if attention_mask is not None: w = w + attention_mask
+    w = fast_dropout(F.softmax(w, dim=-1).type(value.dtype), dropout, module.training)
+    return torch.matmul(w, value).transpose(1, 2), w
+
+AttentionInterface.register(TRAIN_ATTENTION, train_attention)
+AttentionMaskInterface.register(TRAIN_ATTENTION, eager_mask)  # the additive float mask eager attention takes
+
+def attention_switch(
+    model:nn.Module,  # The model a training step runs (peft's wrapper or the model itself)
+)->object|None:       # The config whose attention to switch to `TRAIN_ATTENTION` for the step, or None
+    "The config of a GPT-2 on a CPU with attention dropout through SDPA, where `train_attention` trains faster."
+    cfg = getattr(model, 'config', None)
+    ok = (getattr(cfg, 'model_type', None) == 'gpt2' and getattr(cfg, '_attn_implementation', None) == 'sdpa'
+          and cfg.attn_pdrop > 0 and not cfg.reorder_and_upcast_attn and next(model.parameters()).device.type == 'cpu')
+    return cfg if ok else None
+
 # %% ../nbs/03a_speed.ipynb #2cf1d112
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
 _body_inputs = {'input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'labels'}
@@ -175,6 +250,7 @@ class LMTrainer(Trainer):
                  malloc_tuning:bool=None, # Tune glibc's allocator when training on CPU; default: see `tune_malloc`
                  compile_loss:bool=None,  # Compile the loss's arithmetic; default: see `compile_loss_wanted`
                  fused_gelu:bool=True,    # Swap GPT-2's `gelu_new` for its one-kernel equal (see `fuse_gelu`)
+                 fast_dropout:bool=True,  # Dropout by `fast_dropout`, and `train_attention` where `attention_switch` says
                  **kwargs):               # Passed to `Trainer`
         check_options(chunk_tokens=chunk_tokens)
         super().__init__(*args, **kwargs)
@@ -184,6 +260,8 @@ class LMTrainer(Trainer):
         # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
         self._loss_shifts_labels = True
         if fused_gelu: fuse_gelu(self.model)
+        if fast_dropout: swap_dropout(self.model)
+        self.fast_dropout = fast_dropout
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)
 
     def chunked_parts(self, model, inputs:dict, return_outputs:bool=False)->tuple|None:
@@ -207,23 +285,34 @@ class LMTrainer(Trainer):
         tokens = self.state.max_steps * labels.numel() * self.args.gradient_accumulation_steps
         return compile_loss_wanted(self.compile_loss, self.args.device.type, tokens, self.args.bf16)
 
+    def _loss(self, model, inputs, return_outputs, num_items_in_batch):
+        "The loss (and outputs) by the chunked loss where `chunked_parts` allows, else by the model's own."
+        parts = self.chunked_parts(model, inputs, return_outputs)
+        if parts is None: return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        body, head = parts
+        with self.accelerator.autocast():  # accelerate's autocast wraps `model.forward`, which this path skips
+            hidden = body(**{k: v for k, v in inputs.items() if k != 'labels'}, use_cache=False).last_hidden_state
+            loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens,
+                                   fused=model.training and self.fused_loss(inputs['labels']))
+        return (loss, {'loss': loss}) if return_outputs else loss
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.get('labels')  # the Trainer's label smoothing pops them from `inputs`
         counting = self._eval_sums is not None and labels is not None
         if counting: num_items_in_batch = None  # evaluation: this batch's own mean, summed over its tokens below
-        parts = self.chunked_parts(model, inputs, return_outputs)
-        if parts is None: res = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        else:
-            body, head = parts
-            with self.accelerator.autocast():  # accelerate's autocast wraps `model.forward`, which this path skips
-                hidden = body(**{k: v for k, v in inputs.items() if k != 'labels'}, use_cache=False).last_hidden_state
-                loss = chunked_lm_loss(hidden, head.weight, inputs['labels'], num_items_in_batch, self.chunk_tokens,
-                                       fused=model.training and self.fused_loss(inputs['labels']))
-            res = (loss, {'loss': loss}) if return_outputs else loss
+        res = self._loss(model, inputs, return_outputs, num_items_in_batch)
         if counting:
             loss, n = (res[0] if return_outputs else res).detach(), _targets(labels)
             self._eval_sums += torch.stack([loss * n, n]).to(self._eval_sums.dtype)
         return res
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        "The Trainer's step, with `train_attention` where `attention_switch` says (backward and any recomputation too)."
+        cfg = attention_switch(model) if self.fast_dropout else None
+        if cfg is None: return super().training_step(model, inputs, num_items_in_batch)
+        own, cfg._attn_implementation = cfg._attn_implementation, TRAIN_ATTENTION
+        try: return super().training_step(model, inputs, num_items_in_batch)
+        finally: cfg._attn_implementation = own
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         self._loss_only = prediction_loss_only  # evaluation without `compute_metrics` needs the loss only

@@ -62,7 +62,7 @@ def make_trainer(
     args:TrainingArguments, # From `training_args`
     patience:int=None,    # Stop after this many evaluations without a better validation loss
     callbacks:list=(),    # More `TrainerCallback`s
-    fast:bool=None,       # Chunked loss, fused GELU, tuned allocator? Default: yes, unless `GPT_FT_NO_FAST=1`
+    fast:bool=None,       # Chunked loss, fused GELU, fast dropout, tuned allocator? Default: yes, unless `GPT_FT_NO_FAST=1`
     **kwargs,             # Passed to `LMTrainer` (and so to `Trainer`), over the speed levers' settings
 )->Trainer:
     "A `Trainer` for causal language modelling on `dsets`, with safe checkpoints and a NaN guard."
@@ -70,7 +70,8 @@ def make_trainer(
     cbs = [Checkpoints(keep), NonFiniteGuard(), *callbacks]
     if patience: cbs.append(EarlyStoppingCallback(early_stopping_patience=patience))
     fast = fast_enabled(fast)
-    levers = dict(chunk_tokens=CHUNK_TOKENS if fast else 0, malloc_tuning=None if fast else False, fused_gelu=fast)
+    levers = dict(chunk_tokens=CHUNK_TOKENS if fast else 0, malloc_tuning=None if fast else False, fused_gelu=fast,
+                  fast_dropout=fast)
     trainer = LMTrainer(model=model, args=args, train_dataset=dsets['train'], eval_dataset=dsets.get('validation'),
                         data_collator=LMCollator(tokenizer.pad_token_id), processing_class=tokenizer, callbacks=cbs,
                         **{**levers, **kwargs})

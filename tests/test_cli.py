@@ -103,8 +103,8 @@ def test_prepare(cli, tmp_path):
 def test_plan(cli):
     full, lora, plain = [json.loads(cli('plan', '--model', 'gpt2-medium', '--gpu', 'T4', *x, '--json').stdout)
                          for x in [(), ('--lora', '8', '--grad-ckpt'), ('--no-fast',)]]
-    assert lora['total'] < full['total'] and lora['fits'] and full['fits'] and (full['chunk'], full['fused_gelu']) == (1024, True)
-    assert not plain['fits'] and (plain['chunk'], plain['fused_gelu']) == (0, False)  # the model's own loss and gelu_new
+    assert lora['total'] < full['total'] and lora['fits'] and full['fits'] and (full['chunk'], full['fused_gelu'], full['fast_dropout']) == (1024, True, True)
+    assert not plain['fits'] and (plain['chunk'], plain['fused_gelu'], plain['fast_dropout']) == (0, False, False)  # as it trains
     assert plain['parts']['activations'] > 2 * full['parts']['activations']
     r = cli('plan', '--gpu', 'V100')
     assert r.returncode == 2 and 'Fix:' in r.stderr
