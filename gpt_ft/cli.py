@@ -79,7 +79,7 @@ COMMANDS = {  # command: (module, function, what it does, options made by hand, 
              dict(model=dict(metavar='NAME_OR_DIR'), precision=_precision,
                   chunk=dict(flags=['--no-fast'], action='store_const', const=0, default=CHUNK_TOKENS, type=None,
                              metavar=None, help="plan for --no-fast training: the model's own loss over the full logits, "
-                                                "GPT-2's own gelu_new")),
+                                                "GPT-2's own gelu_new, PyTorch's dropout")),
              {'fused_gelu', 'fast_dropout'}),
 }
 
