@@ -260,8 +260,8 @@ class LMTrainer(Trainer):
         # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
         self._loss_shifts_labels = True
         if fused_gelu: fuse_gelu(self.model)
-        if fast_dropout: swap_dropout(self.model)
-        self.fast_dropout = fast_dropout
+        self.fast_dropout = fast_dropout and not self.args.torch_compile  # compiled, dropout is fused anyway
+        if self.fast_dropout: swap_dropout(self.model)
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)
 
     def chunked_parts(self, model, inputs:dict, return_outputs:bool=False)->tuple|None:
