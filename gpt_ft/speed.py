@@ -173,7 +173,8 @@ def keep_mask(
     if p == 1: return torch.zeros(shape, dtype=torch.bool, device=device)
     n = math.prod(shape)
     words = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-2**63, None)  # all 64 bits random
-    return words.view(torch.int32)[:n].view(shape) >= round(p * 2**32) - 2**31  # uniform on [-2^31, 2^31)
+    cut = min(round(p * 2**32), 2**32 - 1) - 2**31  # an int32 still for p within 2^-33 of 1
+    return words.view(torch.int32)[:n].view(shape) >= cut  # each half uniform on [-2^31, 2^31)
 
 # %% ../nbs/03a_speed.ipynb #590b4970
 class _Dropout(torch.autograd.Function):
