@@ -11,8 +11,8 @@ The seed recipe, as the article had it: transformers 4's `TextDataset` (re-imple
 `DataCollatorForLanguageModeling(mlm=False)`, `TrainingArguments` with the seed's numbers (1 epoch, batch 32, save
 every 10,000 steps, at most 2 kept; everything else default), the plain `Trainer` and the model's own loss, fp32,
 glibc's default allocator. gpt_ft: `build_datasets`, `training_args`, `make_trainer` and `speed_kwargs` as
-`finetune` uses them, every default left on: chunked loss, fused GELU, fast dropout (and its attention), tuned allocator, fused AdamW, the precision gpt_ft picks
-for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled in bf16 (the default
+`finetune` uses them, every default left on: chunked loss, fused GELU, fast dropout (and its attention), tuned
+allocator, fused AdamW, the precision gpt_ft picks for this CPU (bf16 where it has avx512_bf16 or amx_bf16, else fp32), the loss's arithmetic compiled in bf16 (the default
 in bf16 CPU runs of 2M tokens or more, switched on here for these short ones; the compile falls in the first step,
 which the speed leaves out), evaluation on the held-out file four times per run. Each side runs in its own process from the
 same saved random-init weights and the same text (examples/tech_news.txt repeated), blocks of 128 tokens, batch 32.
