@@ -40,16 +40,13 @@ def train_peak(
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
     from gpt_ft.model import add_lora, freeze
-    from gpt_ft.speed import TRAIN_ATTENTION, attention_switch, chunked_lm_loss, fuse_gelu, swap_dropout
+    from gpt_ft.speed import chunked_lm_loss, lmtrainer_setup
     torch.manual_seed(0)
     x = torch.randint(0, run['config']['vocab_size'], (run['batch_size'], run['block_size']))
     base = _maxrss()
     model = GPT2LMHeadModel(GPT2Config.from_dict(run['config']))
-    if run.get('fused_gelu', True): fuse_gelu(model)
     if run['lora']: model = add_lora(model, run['lora'], targets=run['lora_targets'])
-    if run.get('fast_dropout', True):  # as LMTrainer, which gets the model with its adapters
-        swap_dropout(model)
-        if attention_switch(model): model.config._attn_implementation = TRAIN_ATTENTION
+    lmtrainer_setup(model, run.get('fused_gelu', True), run.get('fast_dropout', True))  # as LMTrainer, given the adapters
     if run['freeze_embeddings'] or run['freeze_layers']: freeze(model, run['freeze_embeddings'], run['freeze_layers'])
     if run['grad_ckpt']: (model.get_base_model() if run['lora'] else model).activation_checkpointing_enable()
     model.train()

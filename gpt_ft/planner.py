@@ -125,16 +125,19 @@ def block_activations(
     "Bytes that one GPT-2 block, which gradients pass through, keeps per token for the backward pass."
     d, H, T, i = cfg.n_embd, cfg.n_head, block_size, cfg.n_inner or 4 * cfg.n_embd
     a = 4 if precision == 'fp32' else 2      # the matrix products' inputs and outputs
-    m = 1 if device.cuda or fast_dropout else a  # dropout masks
+    m = 1 if device.cuda or fast_dropout else a  # a dropout mask's bytes per value
+    r = m if cfg.resid_pdrop > 0 else 0      # the residual dropouts' (none where they drop nothing)
     f = 4 if device.cuda else a              # GELU's pow and what follows it (fp32 under CUDA autocast)
     w = a if train_weights else 0            # a matrix product's input, kept for its weight's gradient
     n = 2 * (4 * d + 8)                      # the two layer norms
     n += w * d + w * d                       # inputs of c_attn and c_fc
     if device.cuda: n += 4 * a * d + 4 * H   # fused attention: q, k, v, output (also c_proj's input), log-sum-exp
+    elif cfg.attn_pdrop == 0: n += 6 * a * d + 4 * H  # fused on a CPU: c_attn's output (k), copies of q and v,
+                                                      # output (also c_proj's input), log-sum-exp
     elif fast_dropout: n += 3 * a * d + (4 + 1 + a) * H * T + w * d  # `train_attention`: q, k, v, fp32 probabilities,
                                                                      # mask, dropped; c_proj's input
     else: n += 3 * a * d + 3 * a * H * T + w * d  # unfused: q, k, v, probabilities, mask, dropped; c_proj's input
-    n += 2 * m * d                           # the two residual dropout masks
+    n += 2 * r * d                           # the two residual dropout masks
     fused = fused_gelu and getattr(cfg, 'activation_function', 'gelu_new') == 'gelu_new'
     n += (0 if fused else 3 * f * i) + a * i + w * i  # GELU: x (gelu_new: also tanh, 1 + tanh, x / 2); c_proj's input
     n += sum((m + a) * k + a * lora for k in lora_inputs) if lora else 0  # LoRA: dropout mask, inputs of A and B
@@ -169,7 +172,8 @@ def memory_phases(
             if l >= first else 0
             for l in range(L)]
     kept = 4 * d * (L - first) if grad_ckpt else sum(acts)
-    outer = (8 + m * d if emb else 0) + 4 * d + 8 + (a * d if emb else 0) + 8  # ids, dropout, ln_f, lm_head, labels
+    e = m if cfg.embd_pdrop > 0 else 0    # the embeddings' dropout mask's bytes per value
+    outer = (8 + e * d if emb else 0) + 4 * d + 8 + (a * d if emb else 0) + 8  # ids, dropout, ln_f, lm_head, labels
     A = N * (kept + outer)
     X = N * ((max(acts) if grad_ckpt else 0) + 2 * 4 * i)  # a block's backward: recomputed block, fp32 MLP grads
     W, G, O = 4 * c['total'], 4 * c['trainable'], 8 * c['trainable']

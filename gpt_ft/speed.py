@@ -16,7 +16,7 @@ from .core import CHUNK_TOKENS, InputError, check_options
 __all__ = ['NO_MALLOC_TUNING', 'MALLOC_SETTINGS', 'COMPILE_LOSS', 'COMPILE_MIN_TOKENS', 'TRAIN_ATTENTION', 'CHUNKED_TYPES',
            'NO_FAST', 'tune_malloc', 'chunked_lm_loss', 'fused_logit_grad', 'compile_loss_wanted', 'fuse_gelu',
            'keep_mask', 'fast_dropout', 'FastDropout', 'swap_dropout', 'train_attention', 'attention_switch',
-           'LMTrainer', 'speed_kwargs', 'fast_enabled']
+           'lmtrainer_setup', 'LMTrainer', 'speed_kwargs', 'fast_enabled']
 
 # %% ../nbs/03a_speed.ipynb #c4417e41
 NO_MALLOC_TUNING = 'GPT_FT_NO_MALLOC_TUNING'  # Set this environment variable to 1 to leave the allocator alone
@@ -236,6 +236,20 @@ def attention_switch(
           and cfg.attn_pdrop > 0 and not cfg.reorder_and_upcast_attn and next(model.parameters()).device.type == 'cpu')
     return cfg if ok else None
 
+# %% ../nbs/03a_speed.ipynb #e6c6099c
+def lmtrainer_setup(
+    model:nn.Module,         # A model (peft's wrapper or the model itself), changed in place
+    fused_gelu:bool=True,    # GPT-2's GELU as one kernel (`fuse_gelu`)
+    fast_dropout:bool=True,  # Dropout by `fast_dropout` (`swap_dropout`)
+    attention:bool=True,     # Switch to `train_attention` for good where `attention_switch` says
+)->nn.Module:                # `model`
+    "Swap in what `LMTrainer` trains `model` with: its GELU, its dropout and (with `attention`) its attention."
+    if fused_gelu: fuse_gelu(model)
+    if fast_dropout: swap_dropout(model)
+    if fast_dropout and attention and (cfg := attention_switch(model)) is not None:
+        cfg._attn_implementation = TRAIN_ATTENTION
+    return model
+
 # %% ../nbs/03a_speed.ipynb #2cf1d112
 CHUNKED_TYPES = {'gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2'}  # body -> output layer -> loss, nothing else
 _body_inputs = {'input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'labels'}
@@ -260,9 +274,8 @@ class LMTrainer(Trainer):
         # its causal-LM loss; GPT-2's is None, so the count included every row's first token and the loss came out
         # divided by targets + rows. Every model trained here is a causal LM: count as its loss does.
         self._loss_shifts_labels = True
-        if fused_gelu: fuse_gelu(self.model)
         self.fast_dropout = fast_dropout and not self.args.torch_compile  # compiled, dropout is fused anyway
-        if self.fast_dropout: swap_dropout(self.model)
+        lmtrainer_setup(self.model, fused_gelu, self.fast_dropout, attention=False)  # attention: in `training_step`
         if self.args.device.type == 'cpu': tune_malloc(malloc_tuning)
 
     def chunked_parts(self, model, inputs:dict, return_outputs:bool=False)->tuple|None:

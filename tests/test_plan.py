@@ -1,9 +1,9 @@
 "The memory planner: its counts against real models and measured peak memory, its report, and bad input."
 import pytest, torch
-from transformers import GPT2Config
+from transformers import GPT2Config, GPT2LMHeadModel
 from gpt_ft.core import InputError
 from gpt_ft.model import add_lora, freeze, tiny_gpt2
-from gpt_ft.speed import TRAIN_ATTENTION, fuse_gelu, swap_dropout
+from gpt_ft.speed import lmtrainer_setup
 from measure import measure_peak, saved_bytes
 from gpt_ft.planner import (DEVICES, GiB, SHAPES, Device, block_activations, cpu_device, model_config,
                          param_counts, plan, plan_report, plan_table, train_flops)
@@ -46,20 +46,21 @@ def test_parameter_counts_match_real_models():
         lm = add_lora(tiny_gpt2(n_layer=2), 4, targets=targets)
         assert param_counts(lm.config, 4, targets)['trainable'] == sum(p.numel() for p in lm.parameters() if p.requires_grad)
 
+@pytest.mark.parametrize('pdrop', [0.1, 0.0])
 @pytest.mark.parametrize('fast', [True, False])
 @pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('setup', ['full', 'frozen', 'lora'])
-def test_block_activations_equal_what_autograd_keeps_on_cpu(setup, fused, fast):
+def test_block_activations_equal_what_autograd_keeps_on_cpu(setup, fused, fast, pdrop):
     B, T = 2, 80
+    cfg = GPT2Config(n_embd=96, n_head=4, attn_pdrop=pdrop, resid_pdrop=pdrop, embd_pdrop=pdrop)
     def kept(n_layer):
-        m = tiny_gpt2(n_layer=n_layer, n_embd=96, n_head=4).train()
-        if fused: fuse_gelu(m)
+        torch.manual_seed(0)
+        m = GPT2LMHeadModel(GPT2Config.from_dict({**cfg.to_dict(), 'n_layer': n_layer})).train()
         if setup == 'frozen': freeze(m, layers=1)
         if setup == 'lora': m = add_lora(m, 8, targets=['c_fc'])  # an adapter in every block but the first one's input
-        if fast: swap_dropout(m); m.config._attn_implementation = TRAIN_ATTENTION  # as LMTrainer trains on a CPU
+        lmtrainer_setup(m, fused, fast)  # as LMTrainer trains on a CPU
         return saved_bytes(m, torch.randint(0, 50257, (B, T), generator=torch.Generator().manual_seed(0)))
     one_block = kept(3) - kept(2)  # the third block's bytes (never frozen)
-    cfg = tiny_gpt2(n_embd=96, n_head=4).config
     ins = param_counts(cfg, 8, ['c_fc'])['lora_inputs'] if setup == 'lora' else ()
     assert one_block == B * T * block_activations(cfg, cpu_device(), 'fp32', T, setup != 'lora',
                                                   8 if setup == 'lora' else 0, ins, fused, fast)
