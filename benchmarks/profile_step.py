@@ -5,7 +5,8 @@
     python benchmarks/profile_step.py --as-avx2            # this CPU measured as one with AVX2 only (fp32)
     python benchmarks/profile_step.py --off fast_dropout   # with levers off (train_speed.py's names, comma-separated)
 
-The third training step is profiled (the first holds the warm-up and any compiling). Printed: the machine, the
+The fourth training step is profiled (the first three hold the warm-up: any compiling, and the allocator growing
+to the step's size: page faults, which show in casts and copies; their count is printed). Printed: the machine, the
 share of the step's CPU time (operators' self time) by kind of work, then the operators that took the most. Kinds:
 matrix products (`mm`, `addmm`, `addmm_`, `bmm`, `baddbmm`), dropout's random masks (`bernoulli_`; gpt_ft's
 `keep_mask`: `random_` and the comparison `ge`), casts and copies
@@ -13,7 +14,7 @@ matrix products (`mm`, `addmm`, `addmm_`, `bmm`, `baddbmm`), dropout's random ma
 (elementwise work: GELU, layer norm, softmax, the dropout multiply, additions).
 """
 from __future__ import annotations
-import os, sys, tempfile
+import os, resource, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, start, table
@@ -23,7 +24,7 @@ KINDS = {'matrix products': ('aten::mm', 'aten::addmm', 'aten::addmm_', 'aten::b
          "dropout's random masks": ('aten::bernoulli_', 'aten::random_', 'aten::ge'),  # PyTorch's; `keep_mask`'s
          'casts and copies': ('aten::copy_',),
          'optimizer step': ('aten::_fused_adamw_', 'aten::_foreach_add_', 'aten::_foreach_mul_')}
-PROFILED_STEP = 3
+PROFILED_STEP = 4
 
 def options(p):
     p.add_argument('--shape', default='gpt2', choices=['tiny', 'gpt2'], help="the model's shape")
@@ -46,12 +47,15 @@ def main():
 
     class Profile(TrainerCallback):
         "Profile training step PROFILED_STEP, from before its forward pass to after its optimizer step."
-        prof = None
+        prof, faults = None, 0
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == PROFILED_STEP - 1:
+                self.faults = -resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 self.prof = profile(activities=[ProfilerActivity.CPU]); self.prof.__enter__()
         def on_step_end(self, args, state, control, **kw):
-            if state.global_step == PROFILED_STEP and self.prof: self.prof.__exit__(None, None, None)
+            if state.global_step == PROFILED_STEP and self.prof:
+                self.prof.__exit__(None, None, None)
+                self.faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
     cb = Profile()
     with tempfile.TemporaryDirectory() as out:
@@ -66,7 +70,7 @@ def main():
     for e in ops: by_kind[kind(e.key)] = by_kind.get(kind(e.key), 0) + e.self_cpu_time_total
     prec = 'bf16' if trainer.args.bf16 else 'fp32'
     print(f"shape {a.shape}, batch 32 x 128, {prec}, step {PROFILED_STEP}: {total / 1e6:.2f} s of operator time "
-          f"({torch.get_num_threads()} threads)" + (f"; levers off: {', '.join(off)}" if off else ''))
+          f"({torch.get_num_threads()} threads), {cb.faults:,} page faults" + (f"; levers off: {', '.join(off)}" if off else ''))
     rows = [{'kind of work': k, 'seconds': v / 1e6, 'share': f'{v / total:.0%}'}
             for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])]
     print(table(rows, ['kind of work', 'seconds', 'share']))
