@@ -196,7 +196,7 @@ def main(
     a = parser(command if command in COMMANDS else None).parse_args(argv)
     run = {'prepare': _prepare, 'train': _train, 'evaluate': _evaluate, 'generate': _generate, 'plan': _plan}[a.command]
     try:
-        check_options(**vars(a))  # every value, before any work
+        check_options(**{k: v for k, v in vars(a).items() if v is not None})  # every value given, before any work
         return run(a) or 0
     except GptFtError as e:
         print(f"gpt_ft {a.command}: error: {e}", file=sys.stderr)

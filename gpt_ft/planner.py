@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from .core import check_options, CHUNK_TOKENS, InputError, resolve_name
-from .model import check_block_size, check_freeze, pick_precision
+from .model import check_block_size, check_freeze, context_size, pick_precision
 
 # %% auto #0
 __all__ = ['GiB', 'DEVICES', 'SHAPES', 'Device', 'cpu_device', 'get_device', 'model_config', 'param_counts', 'block_activations',
@@ -269,7 +269,7 @@ def _max_batch(cfg, dev, prec, **kw)->int:
 def plan(
     model='gpt2-medium',          # A GPT-2-family name, a model folder, a config or a model
     gpu:str|Device='T4',          # T4, L4, A100-40, A100-80, H100, CPU, or a `Device`
-    block_size:int=512,           # Tokens per training block
+    block_size:int=None,          # Tokens per training block; default: 512, or the model's context where shorter
     batch_size:int=8,             # Blocks per forward pass
     lora:int=0,                   # LoRA rank (0: full fine-tuning)
     grad_ckpt:bool=False,         # Gradient (activation) checkpointing?
@@ -286,6 +286,7 @@ def plan(
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
     prec = _precision(dev, precision)
+    if block_size is None: block_size = min(512, context_size(cfg) or 512)
     check_options(block_size=block_size, batch_size=batch_size, lora=lora, freeze_layers=freeze_layers, tokens=tokens,
                   chunk_tokens=chunk)
     check_block_size(block_size, cfg)

@@ -108,6 +108,10 @@ def test_plan(cli):
     assert plain['parts']['activations'] > 2 * full['parts']['activations']
     r = cli('plan', '--gpu', 'V100')
     assert r.returncode == 2 and 'Fix:' in r.stderr
+    short = cli('plan', '--model', 'bundled', '--gpu', 'CPU', '--json')  # a 256-token context: blocks of 256 by default
+    assert short.returncode == 0 and json.loads(short.stdout)['block_size'] == 256, short.stderr
+    r = cli('plan', '--model', 'bundled', '--gpu', 'CPU', '--block-size', '512')
+    assert r.returncode == 2 and '--block-size 256' in r.stderr
 
 def test_memory_options(cli, tmp_path, tiny_model, news):
     out = tmp_path/'run'
