@@ -6,7 +6,7 @@
     python benchmarks/profile_step.py --off fast_dropout   # with levers off (train_speed.py's names, comma-separated)
 
 The fourth training step is profiled (the first three hold the warm-up: any compiling, and the allocator growing
-to the step's size: page faults, which show in casts and copies; their count is printed). Printed: the machine, the
+to the step's size: page faults, counted and printed with the step's time in the kernel). Printed: the machine, the
 share of the step's CPU time (operators' self time) by kind of work, then the operators that took the most. Kinds:
 matrix products (`mm`, `addmm`, `addmm_`, `bmm`, `baddbmm`), dropout's random masks (`bernoulli_`; gpt_ft's
 `keep_mask`: `random_` and the comparison `ge`), casts and copies
@@ -47,15 +47,17 @@ def main():
 
     class Profile(TrainerCallback):
         "Profile training step PROFILED_STEP, from before its forward pass to after its optimizer step."
-        prof, faults = None, 0
+        prof, faults, system = None, 0, 0.0
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == PROFILED_STEP - 1:
-                self.faults = -resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 self.prof = profile(activities=[ProfilerActivity.CPU]); self.prof.__enter__()
+                r = resource.getrusage(resource.RUSAGE_SELF)
+                self.faults, self.system = -r.ru_minflt, -r.ru_stime
         def on_step_end(self, args, state, control, **kw):
             if state.global_step == PROFILED_STEP and self.prof:
+                r = resource.getrusage(resource.RUSAGE_SELF)  # the step's own, not the profiler's summing up
+                self.faults, self.system = self.faults + r.ru_minflt, self.system + r.ru_stime
                 self.prof.__exit__(None, None, None)
-                self.faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
     cb = Profile()
     with tempfile.TemporaryDirectory() as out:
@@ -70,7 +72,7 @@ def main():
     for e in ops: by_kind[kind(e.key)] = by_kind.get(kind(e.key), 0) + e.self_cpu_time_total
     prec = 'bf16' if trainer.args.bf16 else 'fp32'
     print(f"shape {a.shape}, batch 32 x 128, {prec}, step {PROFILED_STEP}: {total / 1e6:.2f} s of operator time "
-          f"({torch.get_num_threads()} threads), {cb.faults:,} page faults" + (f"; levers off: {', '.join(off)}" if off else ''))
+          f"({torch.get_num_threads()} threads); {cb.faults:,} page faults, {cb.system:.2f} s in the kernel" + (f"; levers off: {', '.join(off)}" if off else ''))
     rows = [{'kind of work': k, 'seconds': v / 1e6, 'share': f'{v / total:.0%}'}
             for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])]
     print(table(rows, ['kind of work', 'seconds', 'share']))
