@@ -121,6 +121,7 @@ def block_activations(
     lora_inputs:list=(),      # Input width of each adapted matrix
     fused_gelu:bool=True,     # GPT-2's GELU as one kernel, as gpt_ft trains it (`fuse_gelu`); False: `gelu_new`
     fast_dropout:bool=True,   # On a CPU, dropout and attention as gpt_ft trains (`swap_dropout`, `train_attention`)
+    lora_dropout:float=0.05,  # Dropout probability on the adapters' input (0: none, and no mask)
 )->int:                       # Bytes per token
     "Bytes that one GPT-2 block, which gradients pass through, keeps per token for the backward pass."
     d, H, T, i = cfg.n_embd, cfg.n_head, block_size, cfg.n_inner or 4 * cfg.n_embd
@@ -140,7 +141,8 @@ def block_activations(
     n += 2 * r * d                           # the two residual dropout masks
     fused = fused_gelu and getattr(cfg, 'activation_function', 'gelu_new') == 'gelu_new'
     n += (0 if fused else 3 * f * i) + a * i + w * i  # GELU: x (gelu_new: also tanh, 1 + tanh, x / 2); c_proj's input
-    n += sum((m + a) * k + a * lora for k in lora_inputs) if lora else 0  # LoRA: dropout mask, inputs of A and B
+    l = m if lora_dropout > 0 else 0         # LoRA's dropout mask's bytes per value
+    n += sum((l + a) * k + a * lora for k in lora_inputs) if lora else 0  # LoRA: dropout mask, inputs of A and B
     return n
 
 # %% ../nbs/08_planner.ipynb #678341c0
@@ -158,6 +160,7 @@ def memory_phases(
     chunk:int=0,                  # Tokens per chunk of logits in the loss (`LMTrainer`'s); 0: the full logits
     fused_gelu:bool=True,         # GPT-2's GELU as one kernel (`LMTrainer`'s); False: `gelu_new`
     fast_dropout:bool=True,       # On a CPU, `LMTrainer`'s dropout and attention; False: PyTorch's
+    lora_dropout:float=0.05,      # Dropout probability on the adapters' input (0: none)
 )->dict:                          # {moment: {part: bytes}}
     "Bytes by part at each moment of a training step that can be its peak."
     d, L, V, i = cfg.n_embd, cfg.n_layer, cfg.vocab_size, cfg.n_inner or 4 * cfg.n_embd
@@ -168,7 +171,8 @@ def memory_phases(
     emb = not (lora or freeze_embeddings)  # do the embeddings and the tied output layer train?
     first = 0 if emb else freeze_layers    # the lowest block gradients reach
     acts = [block_activations(cfg, device, precision, block_size, not lora and l >= freeze_layers,
-                              lora if l >= freeze_layers else 0, c['lora_inputs'], fused_gelu, fast_dropout)
+                              lora if l >= freeze_layers else 0, c['lora_inputs'], fused_gelu, fast_dropout,
+                              lora_dropout)
             if l >= first else 0
             for l in range(L)]
     kept = 4 * d * (L - first) if grad_ckpt else sum(acts)
@@ -250,6 +254,7 @@ class Plan:
     chunk:int=0              # Tokens per chunk of logits in the loss (0: the full logits)
     fused_gelu:bool=True     # GPT-2's GELU as one kernel (False: `gelu_new`)
     fast_dropout:bool=True   # On a CPU, gpt_ft's dropout and training attention (False: PyTorch's)
+    lora_dropout:float=0.05  # Dropout probability on the LoRA adapters' input
 
 def _peak(cfg, dev:Device, prec:str, batch_size:int, **kw)->tuple:
     "The moment of the peak and its parts, with the workspace added."
@@ -282,18 +287,19 @@ def plan(
     chunk:int=CHUNK_TOKENS,       # Tokens per chunk of logits in the loss, as gpt_ft trains; 0: the full logits
     fused_gelu:bool=True,         # GPT-2's GELU as one kernel, as gpt_ft trains; False: `gelu_new` (as with --no-fast)
     fast_dropout:bool=True,       # On a CPU, dropout and attention as gpt_ft trains; False: PyTorch's (as --no-fast)
+    lora_dropout:float=0.05,      # Dropout probability on the adapters' input, as training's (0: none)
 )->Plan:
     "Estimate the memory and time of fine-tuning `model` on `gpu`, part by part, before running it."
     dev, cfg = get_device(gpu), model_config(model)
     prec = _precision(dev, precision)
     if block_size is None: block_size = min(512, context_size(cfg) or 512)
     check_options(block_size=block_size, batch_size=batch_size, lora=lora, freeze_layers=freeze_layers, tokens=tokens,
-                  chunk_tokens=chunk)
+                  chunk_tokens=chunk, lora_dropout=lora_dropout)
     check_block_size(block_size, cfg)
     check_freeze(freeze_layers, cfg.n_layer)
     kw = dict(block_size=block_size, lora=lora, lora_targets=lora_targets, grad_ckpt=grad_ckpt,
               freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers)
-    lv = dict(chunk=chunk, fused_gelu=fused_gelu, fast_dropout=fast_dropout)  # how the step is computed
+    lv = dict(chunk=chunk, fused_gelu=fused_gelu, fast_dropout=fast_dropout, lora_dropout=lora_dropout)  # how the step runs
 
     at, parts = _peak(cfg, dev, prec, batch_size, **lv, **kw)
     total, c, fl, tf = sum(parts.values()), param_counts(cfg, lora, lora_targets, freeze_embeddings, freeze_layers), \
@@ -309,7 +315,7 @@ def plan(
     return Plan(name, dev.name, prec, block_size, batch_size, lora, grad_ckpt, freeze_embeddings, freeze_layers,
                 c['total'], c['trainable'], parts, at, total, dev.memory, total <= dev.memory,
                 _max_batch(cfg, dev, prec, **lv, **kw), fl, tf, mfu, tokens,
-                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options, chunk, fused_gelu, fast_dropout)
+                tokens * fl / (tf * 1e12 * mfu) / 3600 if tokens else None, options, chunk, fused_gelu, fast_dropout, lora_dropout)
 
 # %% ../nbs/08_planner.ipynb #d8a6c037
 _notes = dict(weights='fp32, as the Trainer keeps them', weight_casts='{half} casts for the matrix products',

@@ -49,7 +49,7 @@ def test_parameter_counts_match_real_models():
 @pytest.mark.parametrize('pdrop', [0.1, 0.0])
 @pytest.mark.parametrize('fast', [True, False])
 @pytest.mark.parametrize('fused', [True, False])
-@pytest.mark.parametrize('setup', ['full', 'frozen', 'lora'])
+@pytest.mark.parametrize('setup', ['full', 'frozen', 'lora', 'lora, no dropout'])
 def test_block_activations_equal_what_autograd_keeps_on_cpu(setup, fused, fast, pdrop):
     B, T = 2, 80
     cfg = GPT2Config(n_embd=96, n_head=4, attn_pdrop=pdrop, resid_pdrop=pdrop, embd_pdrop=pdrop)
@@ -57,13 +57,15 @@ def test_block_activations_equal_what_autograd_keeps_on_cpu(setup, fused, fast, 
         torch.manual_seed(0)
         m = GPT2LMHeadModel(GPT2Config.from_dict({**cfg.to_dict(), 'n_layer': n_layer})).train()
         if setup == 'frozen': freeze(m, layers=1)
-        if setup == 'lora': m = add_lora(m, 8, targets=['c_fc'])  # an adapter in every block but the first one's input
+        if setup.startswith('lora'):  # an adapter in every block but the first one's input
+            m = add_lora(m, 8, targets=['c_fc'], dropout=0.0 if 'no dropout' in setup else 0.05)
         lmtrainer_setup(m, fused, fast)  # as LMTrainer trains on a CPU
         return saved_bytes(m, torch.randint(0, 50257, (B, T), generator=torch.Generator().manual_seed(0)))
     one_block = kept(3) - kept(2)  # the third block's bytes (never frozen)
-    ins = param_counts(cfg, 8, ['c_fc'])['lora_inputs'] if setup == 'lora' else ()
-    assert one_block == B * T * block_activations(cfg, cpu_device(), 'fp32', T, setup != 'lora',
-                                                  8 if setup == 'lora' else 0, ins, fused, fast)
+    lora = setup.startswith('lora')
+    ins = param_counts(cfg, 8, ['c_fc'])['lora_inputs'] if lora else ()
+    assert one_block == B * T * block_activations(cfg, cpu_device(), 'fp32', T, not lora, 8 if lora else 0, ins, fused,
+                                                  fast, 0.0 if 'no dropout' in setup else 0.05)
 
 def test_known_cases_on_a_t4():
     slow = dict(chunk=0, fused_gelu=False)  # as --no-fast trains: the model's own loss, GPT-2's own gelu_new
